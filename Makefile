@@ -50,7 +50,7 @@ lint: $(VENV)/.dev
 
 # Regenerate the README status table from the registry.
 readme: $(VENV)/.core
-	$(BIN)/python -m latentlab.readme --write README.md
+	$(BIN)/python -m latentlab.repro.status_table README.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from latentlab.repro.paper import BUDGETS, Verdict, config_hash, config_to_dict
+from latentlab.repro.paper import BUDGETS, Verdict, config_hash
 from latentlab.repro.provenance import git_commit, version
 from latentlab.repro.registry import LoadedPaper, load
 from latentlab.repro.runner import Job, RunSummary
@@ -149,6 +149,9 @@ def evaluate(target: Target, store: RunStore) -> list[Verdict]:
         missing = {c.name for c in paper.claims} - {v.claim for v in verdicts}
         if missing:
             raise RuntimeError(f"{target.loaded.module}.check returned no verdict for claims {sorted(missing)}")
+        if len(results) < len(target.seeds):
+            note = f"only {len(results)} of {len(target.seeds)} seeds finished"
+            verdicts = [dataclasses.replace(v, detail=f"{v.detail}; {note}" if v.detail else note) for v in verdicts]
     store.save_verdicts(target.slug, target.budget, target.config_hash, verdicts,
                         [r["seed"] for r in results], version(), git_commit())
     return verdicts
@@ -165,7 +168,3 @@ def exit_code(summary: RunSummary, verdicts: Sequence[Verdict], budget: str) -> 
     if any(v.status not in allowed for v in verdicts):
         return EXIT_CLAIM
     return EXIT_OK
-
-
-def config_json(target: Target) -> dict[str, Any]:
-    return config_to_dict(target.config)
