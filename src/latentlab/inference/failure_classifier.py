@@ -330,9 +330,11 @@ class AttemptScores:
 
     @property
     def max_score(self) -> NDArray[np.float64]:
-        """Largest score over each attempt (an attempt is flagged at threshold h iff this exceeds h)."""
-        filled = np.where(np.isnan(self.scores), -np.inf, self.scores)
-        return filled.max(axis=1)
+        """Largest score over each attempt (flagged at threshold h >= 0 iff this exceeds h).
+
+        An attempt shorter than one window is never scored and gets 0.
+        """
+        return np.where(np.isnan(self.scores), 0.0, self.scores).max(axis=1, initial=0.0)
 
     def auc(self) -> float:
         """Area under the ROC curve of :attr:`max_score` for predicting failure (1 = fails)."""

@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 WORKER_DIED = "worker process died while running this job"
+# Jobs in flight per worker (dispatched, so stored as running): keeps workers busy while the
+# driver writes the store; Ray's per-task latency is higher, so it gets a deeper queue.
+QUEUE_PER_WORKER = 4
+RAY_QUEUE_PER_WORKER = 16
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ class LocalExecutor:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.capacity = workers
+        self.capacity = self.window = workers * QUEUE_PER_WORKER
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
         self._context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -196,7 +200,7 @@ class LocalExecutor:
         self.capacity = 1
 
     def release(self) -> None:
-        self.capacity = self.workers
+        self.capacity = self.window
 
     def _replace_pool(self) -> None:
         if self._pool is not None:
@@ -245,7 +249,7 @@ class RayExecutor:
             raise ValueError("--executor ray needs Ray: pip install 'latentlab[distributed]'") from None
         self._ray = ray
         self.workers = workers
-        self.capacity = workers
+        self.capacity = self.window = workers * RAY_QUEUE_PER_WORKER
         env = {var: os.environ[var] for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
                if var in os.environ}
         env.setdefault("OMP_NUM_THREADS", "1")
@@ -265,7 +269,10 @@ class RayExecutor:
 
     def wait_any(self, handles: Iterable[Any], timeout: float) -> list[tuple[Any, JobResult]]:
         refs = list(handles)
-        ready, _ = self._ray.wait(refs, num_returns=1, timeout=timeout)
+        ready, rest = self._ray.wait(refs, num_returns=1, timeout=timeout)
+        if ready and rest:  # collect whatever else is already done, without waiting
+            more, _ = self._ray.wait(rest, num_returns=len(rest), timeout=0)
+            ready += more
         out = []
         for ref in ready:
             try:
@@ -278,7 +285,7 @@ class RayExecutor:
         self.capacity = 1
 
     def release(self) -> None:
-        self.capacity = self.workers
+        self.capacity = self.window
 
     def abort(self) -> None:
         self.close()
@@ -325,6 +332,7 @@ def run_jobs(
     from latentlab.repro.paper import config_to_dict
 
     notify = on_event or (lambda kind, job, result: None)
+    config_dicts: dict[str, dict[str, Any]] = {}
     pending: deque[tuple[Job, int]] = deque((job, 1) for job in jobs)
     suspects: deque[tuple[Job, int]] = deque()
     inflight: dict[Any, _InFlight] = {}
@@ -338,9 +346,11 @@ def run_jobs(
                 executor.release()
             while queue and len(inflight) < executor.capacity:
                 job, attempt = queue.popleft()
+                if job.config_hash not in config_dicts:
+                    config_dicts[job.config_hash] = config_to_dict(job.config)
                 run_id = store.start_run(
                     paper=job.paper, budget=job.budget, seed=job.seed, config_hash=job.config_hash,
-                    config=config_to_dict(job.config), version=version, git_commit=git_commit,
+                    config=config_dicts[job.config_hash], version=version, git_commit=git_commit,
                     executor=executor.name, device=job.device,
                 )
                 inflight[executor.submit(job)] = _InFlight(job, run_id, attempt)
