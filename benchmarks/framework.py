@@ -31,7 +31,8 @@ WORKERS = 2
 
 def _jobs(n: int) -> list[Job]:
     config = selftest.PAPER.budgets["smoke"].config
-    return [Job("selftest", "latentlab.repro.selftest", "smoke", seed, config, config_hash(config)) for seed in range(n)]
+    digest = config_hash(config)
+    return [Job("selftest", "latentlab.repro.selftest", "smoke", seed, config, digest) for seed in range(n)]
 
 
 def _per_run(seconds: float, n: int) -> float:

@@ -16,12 +16,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import latentlab  # noqa: F401  (sets one thread per process before anything imports torch)
 from latentlab.repro import registry
-from latentlab.repro.paper import BUDGETS
 from latentlab.repro.store import DEFAULT_STORE
 
 EXIT_USAGE = 2
@@ -148,7 +147,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             console.print("\n[bold]Last stored verdicts[/]")
             for budget, rows in latest.items():
                 for row in rows:
-                    value = "" if row["value"] is None else f"{row['value']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
+                    value = "" if row["value"] is None else (
+                        f"{row['value']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
                     console.print(f"  {budget:<6} {row['status']:<12} {row['claim']}: {value} "
                                   f"vs {row['criterion']} (n={row['n_seeds']}, {row['git_commit'][:12]})")
     return 0
@@ -282,7 +282,7 @@ class _Progress:
                                  console=Console(stderr=True))
             self._task = self._bar.add_task("runs", total=total, failed=0)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self._bar is not None:
             self._bar.start()
         return self

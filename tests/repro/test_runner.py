@@ -65,7 +65,8 @@ def test_same_seed_gives_bit_identical_metrics(cli, tmp_path):
     metrics = []
     for name in ("a", "b"):
         store = tmp_path / f"{name}.sqlite"
-        proc = cli("reproduce", "selftest", "--budget", "smoke", "--seeds", "3", "--workers", "2" if name == "a" else "1",
+        workers = "2" if name == "a" else "1"
+        proc = cli("reproduce", "selftest", "--budget", "smoke", "--seeds", "3", "--workers", workers,
                    "--store", str(store), "--set", "use_torch=true")
         assert proc.returncode == 0, proc.stderr
         metrics.append(json.dumps({r.seed: r.metrics for r in _store_rows(store)}, sort_keys=True))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from latentlab.repro.paper import Paper, Verdict
 
@@ -76,7 +77,7 @@ def module_name(slug: str) -> str:
     return "latentlab.papers." + slug.replace("-", "_")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_exists(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 

@@ -154,8 +154,9 @@ def _index_html(sections: list[PaperSection]) -> str:
         rows.append(f"<tr><td>{s.number}</td><td><a href='{html.escape(s.page)}'>{html.escape(s.slug)}</a></td>"
                     f"<td>{html.escape(s.title)}</td><td>{budget.budget if budget else ''}</td>"
                     f"<td>{claims}</td><td>{html.escape(_counts(s))}</td></tr>")
+    empty = "<p>No verdicts stored yet: run <code>latentlab reproduce</code>.</p>"
     body = ("<table><tr><th>#</th><th>paper</th><th>title</th><th>budget</th><th>claims</th><th>summary</th></tr>"
-            + "".join(rows) + "</table>") if rows else "<p>No verdicts stored yet: run <code>latentlab reproduce</code>.</p>"
+            + "".join(rows) + "</table>") if rows else empty
     return _header("latentlab reproductions") + body + "</body></html>"
 
 

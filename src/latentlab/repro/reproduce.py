@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from latentlab.repro.paper import BUDGETS, Verdict, config_hash
 from latentlab.repro.provenance import git_commit, version

@@ -7,8 +7,8 @@ computed twice from the same runs is the same verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats as _sps
