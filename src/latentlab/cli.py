@@ -253,7 +253,6 @@ def _make_executor(args: argparse.Namespace):
 
 
 def _print_verdicts(target, verdicts) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     colour = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow"}
@@ -262,7 +261,15 @@ def _print_verdicts(target, verdicts) -> None:
     for v in verdicts:
         value = "—" if v.value is None else f"{v.value:.4g} [{v.ci_low:.4g}, {v.ci_high:.4g}]"
         table.add_row(v.claim, f"[{colour[v.status]}]{v.status}[/]", value, v.criterion, str(v.n_seeds))
-    Console().print(table)
+    _console().print(table)
+
+
+def _console():
+    """A rich console; wide enough for verdict tables when output goes to a file or pipe."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 class _Progress:

@@ -24,8 +24,8 @@ and :func:`select_threshold` picks the threshold with the smallest plug-in expec
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -112,6 +112,17 @@ class SimulatedAttempts:
 
     def __len__(self) -> int:
         return int(self.length.size)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[SimulatedAttempts]) -> SimulatedAttempts:
+        """One batch from several (signals zero-padded to the longest attempt)."""
+        if len({p.sample_rate for p in parts}) != 1:
+            raise ValueError("attempts to concatenate must share one sample_rate")
+        longest = max(p.signals.shape[-1] for p in parts)
+        signals = np.concatenate([np.pad(p.signals, ((0, 0), (0, 0), (0, longest - p.signals.shape[-1])))
+                                  for p in parts])
+        return cls(signals, np.concatenate([p.length for p in parts]), np.concatenate([p.duration for p in parts]),
+                   np.concatenate([p.succeeded for p in parts]), parts[0].sample_rate)
 
 
 def simulate_attempts(
@@ -351,7 +362,7 @@ class AttemptScores:
         return AttemptLog(self.succeeded, self.duration, self.flag_time(threshold), reset_time)
 
     @classmethod
-    def concatenate(cls, parts: Sequence["AttemptScores"]) -> "AttemptScores":
+    def concatenate(cls, parts: Sequence[AttemptScores]) -> AttemptScores:
         longest = max(parts, key=lambda p: p.decision_times.size).decision_times
         scores = np.full((sum(p.scores.shape[0] for p in parts), longest.size), np.nan)
         row = 0

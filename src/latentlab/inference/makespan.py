@@ -162,7 +162,10 @@ class TaskParameters:
 
 @dataclass(frozen=True, eq=False)
 class ConfusionMatrix:
-    r"""The failure predictor's rates: TPR :math:`=P(\text{flag}\mid\text{fail})`, FPR :math:`=P(\text{flag}\mid\text{success})`."""
+    r"""The failure predictor's rates.
+
+    TPR :math:`=P(\text{flag}\mid\text{fail})`, FPR :math:`=P(\text{flag}\mid\text{success})`.
+    """
 
     tpr: ArrayLike
     fpr: ArrayLike
@@ -172,7 +175,7 @@ class ConfusionMatrix:
         _in_range("fpr", self.fpr, 0.0, 1.0, closed_low=True, closed_high=True)
 
     @classmethod
-    def never_flags(cls) -> "ConfusionMatrix":
+    def never_flags(cls) -> ConfusionMatrix:
         """The predictor of the run-to-completion policy (TPR = FPR = 0)."""
         return cls(0.0, 0.0)
 
@@ -244,7 +247,7 @@ def expected_makespan(task: TaskParameters, confusion: ConfusionMatrix | None = 
 # --------------------------------------------------------------------------- Markov jump process
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MarkovJumpProcess:
     r"""A Markov jump process with transient states and one absorbing state ``"done"`` (last).
 
@@ -330,7 +333,7 @@ def mjp_expected_makespan(task: TaskParameters, confusion: ConfusionMatrix | Non
 # --------------------------------------------------------------------------- simulation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MakespanSample:
     """Simulated makespans of independent task completions and their attempt counts."""
 
