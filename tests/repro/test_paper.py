@@ -65,3 +65,18 @@ def test_config_hash_is_stable_and_sensitive():
     assert config_hash(Cfg()) == config_hash(Cfg())
     assert config_hash(Cfg(n=4)) != config_hash(Cfg())
     assert config_to_dict(Cfg()) == {"n": 3, "xs": [1.0, 2.0]}
+
+
+def test_smoke_fail_is_inconclusive_but_quick_fail_stays_fail():
+    claim = Claim("c", "s", "x", 1.0)
+    smoke = claim.judge([0.1, 0.2], "smoke")
+    assert smoke.status == "INCONCLUSIVE" and "not evidence" in smoke.detail
+    assert claim.judge([0.1, 0.2], "quick").status == "FAIL"
+    assert claim.judge([0.1, 0.2], "full").status == "FAIL"
+
+
+def test_paper_judge_uses_each_claims_metric():
+    budgets = {b: Budget(Cfg()) for b in ("smoke", "quick", "full")}
+    paper = Paper("p", 1, "", "t", "f", (Claim("a", "s", "x", 1.0), Claim("b", "s", "y", 0.0, "<=")), budgets)
+    verdicts = paper.judge([{"x": 2.0, "y": -1.0}, {"x": 3.0, "y": -2.0}], "quick")
+    assert [(v.claim, v.status) for v in verdicts] == [("a", "PASS"), ("b", "PASS")]

@@ -104,6 +104,10 @@ class Claim:
     * FAIL when the whole interval is on the other side,
     * INCONCLUSIVE when the interval straddles the threshold (more seeds needed).
 
+    At ``smoke`` budget a FAIL is recorded as INCONCLUSIVE (with the measured interval and
+    a note): smoke runs prove that the pipeline works, they are too small to be evidence
+    against a claim.  ``quick`` and ``full`` verdicts are never softened.
+
     A proportion claim ("the rule declines in at least 90% of seeds") is the same thing
     with a 0/1 metric per seed.
     """
@@ -134,9 +138,13 @@ class Claim:
             return Verdict(self.name, "FAIL", None, None, None, self.criterion, int(values.size), budget,
                            f"non-finite measurement(s): {values.tolist()}")
         interval = bootstrap_ci(values, statistic=self.statistic)
+        status = self.decide(interval)
+        if status == "FAIL" and budget == "smoke":
+            status = "INCONCLUSIVE"
+            detail = "; ".join(filter(None, ["smoke budget: misses the criterion, but smoke is not evidence", detail]))
         return Verdict(
             claim=self.name,
-            status=self.decide(interval),
+            status=status,
             value=interval.estimate,
             ci_low=interval.low,
             ci_high=interval.high,
@@ -187,6 +195,11 @@ class Paper:
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"Paper {self.slug!r} needs at least one claim and unique claim names, got {names}")
         object.__setattr__(self, "claims", tuple(self.claims))
+
+    def judge(self, results: Sequence[Mapping[str, Any]], budget: str, detail: str = "") -> list[Verdict]:
+        """The default ``check``: each claim judged on ``result[claim.metric]`` over the seeds."""
+        return [claim.judge([r[claim.metric] for r in results if claim.metric in r], budget, detail)
+                for claim in self.claims]
 
     def claim(self, name: str) -> Claim:
         for claim in self.claims:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot, save_figure
 
 
 @dataclass(frozen=True)
@@ -69,24 +70,14 @@ def run(config: Config, seed: int, ctx: RunContext) -> dict:
 
 
 def check(results: list[dict], budget: str) -> list[Verdict]:
-    claim = PAPER.claims[0]
-    return [claim.judge([r["value"] for r in results], budget)]
+    return PAPER.judge(results, budget)
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4, 3))
+    fig, ax = pyplot().subplots(figsize=(4, 3))
     ax.plot([r["seed"] for r in results], [r["value"] for r in results], "o")
     ax.axhline(PAPER.claims[0].threshold, color="k", ls="--", label="threshold")
     ax.set_xlabel("seed")
     ax.set_ylabel("value")
     ax.legend()
-    path = Path(out_dir) / "values.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir, "values.png", dpi=80)]
