@@ -45,7 +45,6 @@ Bernoulli-like reward) was chosen in a pilot (seeds 1000-1001, before any claim 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,14 +160,7 @@ def run(config: Config, seed: int, ctx: RunContext) -> dict:
 def check(results: list[dict], budget: str) -> list[Verdict]:
     detail = "G* / selected per budget, per seed: " + "; ".join(
         f"{r['g_star']}/{r['selected']}" for r in results if "g_star" in r)
-    verdicts = []
-    for claim in PAPER.claims:
-        verdict = claim.judge([r[claim.metric] for r in results if claim.metric in r], budget, detail=detail)
-        if budget == "smoke" and verdict.status == "FAIL":
-            verdict = dataclasses.replace(verdict, status="INCONCLUSIVE",
-                                          detail="smoke budget, not evidence; " + detail)
-        verdicts.append(verdict)
-    return verdicts
+    return PAPER.judge(results, budget, detail=detail)
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:

@@ -46,7 +46,6 @@ is kept exactly as the spec writes it and is expected to FAIL for that reason.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,14 +196,7 @@ def run(config: Config, seed: int, ctx: RunContext) -> dict:
 def check(results: list[dict], budget: str) -> list[Verdict]:
     detail = "demo counts per seed (by N^E) / scratch: " + "; ".join(
         f"{[int(c) for c in r['demo_count']]}/{int(r['scratch_count'])}" for r in results if "demo_count" in r)
-    verdicts = []
-    for claim in PAPER.claims:
-        verdict = claim.judge([r[claim.metric] for r in results if claim.metric in r], budget, detail=detail)
-        if budget == "smoke" and verdict.status == "FAIL":
-            verdict = dataclasses.replace(verdict, status="INCONCLUSIVE",
-                                          detail="smoke budget, not evidence; " + detail)
-        verdicts.append(verdict)
-    return verdicts
+    return PAPER.judge(results, budget, detail=detail)
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:

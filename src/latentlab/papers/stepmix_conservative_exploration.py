@@ -59,7 +59,6 @@ Deviations from the spec (decided in a pilot on seeds 1000-1001, before any clai
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,21 +212,9 @@ def run(config: Config, seed: int, ctx: RunContext) -> dict:
 
 
 def check(results: list[dict], budget: str) -> list[Verdict]:
-    verdicts = []
-    for claim in PAPER.claims:
-        values = [r[claim.metric] for r in results if claim.metric in r]
-        detail = "violating episodes per seed (StepMix/EpsMix/UCBVI/budget): " + "; ".join(
-            "/".join(str(r[n]["violations"]) for n in LEARNERS) for r in results if "ucbvi" in r)
-        verdicts.append(_smoke_is_not_evidence(claim.judge(values, budget, detail=detail)))
-    return verdicts
-
-
-def _smoke_is_not_evidence(verdict: Verdict) -> Verdict:
-    """At smoke budget (a few hundred episodes) a FAIL is not evidence: report it as INCONCLUSIVE."""
-    if verdict.budget == "smoke" and verdict.status == "FAIL":
-        return dataclasses.replace(verdict, status="INCONCLUSIVE",
-                                   detail="smoke budget, not evidence; " + verdict.detail)
-    return verdict
+    detail = "violating episodes per seed (StepMix/EpsMix/UCBVI/budget): " + "; ".join(
+        "/".join(str(r[n]["violations"]) for n in LEARNERS) for r in results if "ucbvi" in r)
+    return PAPER.judge(results, budget, detail=detail)
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:

@@ -42,7 +42,6 @@ demos are not reproduced.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,14 +166,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
     detail = "F per seed (SubPO-M / SubPO-NM / ModPO / random / greedy): " + "; ".join(
         "/".join(f"{r['values'][k]:.3f}" for k in ("subpo_m", "subpo_nm", "modpo", "random")) + f"/{r['greedy']:.3f}"
         for r in results if "values" in r)
-    verdicts = []
-    for claim in PAPER.claims:
-        verdict = claim.judge([r[claim.metric] for r in results if claim.metric in r], budget, detail=detail)
-        if budget == "smoke" and verdict.status == "FAIL":
-            verdict = dataclasses.replace(verdict, status="INCONCLUSIVE",
-                                          detail="smoke budget, not evidence; " + detail)
-        verdicts.append(verdict)
-    return verdicts
+    return PAPER.judge(results, budget, detail=detail)
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
