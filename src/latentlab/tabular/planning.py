@@ -49,15 +49,28 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Solution:
-    """Result of backward induction: ``Q[..., H, S, A]``, ``V[..., H+1, S]`` and a policy ``[..., H, S, A]``."""
+    """Result of backward induction: ``Q[..., H, S, A]``, ``V[..., H+1, S]`` and a policy ``[..., H, S, A]``.
+
+    ``stochastic_policy`` is ``None`` for optimal backward induction: the policy is then the
+    greedy one-hot of ``Q`` (ties to the lowest action), built only when asked for, so that
+    learners that only need values (UCBVI plans every episode) do not pay for it.
+    """
 
     Q: np.ndarray
     V: np.ndarray
-    policy: np.ndarray
+    stochastic_policy: np.ndarray | None = None
+
+    @property
+    def policy(self) -> np.ndarray:
+        if self.stochastic_policy is not None:
+            return self.stochastic_policy
+        return (self.greedy()[..., None] == np.arange(self.Q.shape[-1])).astype(float)
 
     def greedy(self) -> np.ndarray:
         """Deterministic policy ``[..., H, S]`` (argmax of ``policy``)."""
-        return np.argmax(self.policy, axis=-1)
+        if self.stochastic_policy is None:
+            return np.argmax(self.Q, axis=-1)
+        return np.argmax(self.stochastic_policy, axis=-1)
 
 
 def as_stochastic(policy: np.ndarray, A: int) -> np.ndarray:
@@ -138,9 +151,7 @@ def value_iteration(P: np.ndarray, R: np.ndarray, bonus: np.ndarray | None = Non
                 np.minimum(q, clip[h], out=q)
             Q[..., h, :] = q
             V[..., h, :] = q.reshape(*q.shape[:-1], S, A).max(axis=-1)
-    Q = Q.reshape(*batch, H, S, A)
-    greedy = np.argmax(Q, axis=-1)
-    return Solution(Q, V, (greedy[..., None] == np.arange(A)).astype(float))
+    return Solution(Q.reshape(*batch, H, S, A), V)
 
 
 def soft_value_iteration(P: np.ndarray, R: np.ndarray, reference: np.ndarray, lam: float,
