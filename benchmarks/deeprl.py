@@ -1,0 +1,82 @@
+"""Deep-RL core speed against Stable-Baselines3 (same network sizes, one torch thread each).
+
+* ``ppo_cartpole_steps_per_s``: environment steps per second of a whole PPO training run on
+  CartPole-v1 (rollouts + updates), SB3's default PPO settings on both sides: 1 env x 2048
+  steps, 10 epochs x minibatches of 64, 64-64 tanh actor and critic.
+* ``sac_pendulum_updates_per_s``: gradient updates per second of a SAC run on Pendulum-v1 (one
+  update per env step after 100 random steps; 256-256 ReLU actor and twin critics, batch 256,
+  auto-α), SB3's default SAC settings on both sides.
+
+Each side is run twice, alternating, and the faster run is kept (the machine is shared).
+Target (set before measuring): at least 1.5x SB3 on both ratios (the issue's target).
+SB3 is imported here only; it is never a dependency of the library.
+"""
+
+from __future__ import annotations
+
+import time
+
+import latentlab  # noqa: F401  (one torch thread)
+from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig
+
+TARGET = 1.5
+
+
+def _ours_ppo(steps: int) -> float:
+    agent = PPO.for_env("CartPole-v1", PPOConfig.sb3(total_steps=steps, eval_every=0, eval_episodes=0), seed=0)
+    start = time.perf_counter()
+    agent.learn("CartPole-v1")
+    return steps / (time.perf_counter() - start)
+
+
+def _sb3_ppo(steps: int) -> float:
+    import stable_baselines3 as sb3
+
+    model = sb3.PPO("MlpPolicy", "CartPole-v1", seed=0, device="cpu")
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return steps / (time.perf_counter() - start)
+
+
+def _ours_sac(updates: int) -> float:
+    agent = SAC.for_env("Pendulum-v1", SACConfig(total_steps=100 + updates, eval_every=0, eval_episodes=0), seed=0)
+    start = time.perf_counter()
+    agent.learn("Pendulum-v1")
+    elapsed = time.perf_counter() - start
+    return agent.n_updates / elapsed
+
+
+def _sb3_sac(updates: int) -> float:
+    import stable_baselines3 as sb3
+
+    model = sb3.SAC("MlpPolicy", "Pendulum-v1", seed=0, device="cpu", learning_starts=100)
+    start = time.perf_counter()
+    model.learn(total_timesteps=100 + updates)
+    elapsed = time.perf_counter() - start
+    return model._n_updates / elapsed
+
+
+def run(quick: bool = False) -> dict:
+    ppo_steps = 4096 if quick else 20_480
+    sac_updates = 300 if quick else 2_000
+    ours_ppo, sb3_ppo, ours_sac, sb3_sac = [], [], [], []
+    for _ in range(2):
+        ours_ppo.append(_ours_ppo(ppo_steps))
+        sb3_ppo.append(_sb3_ppo(ppo_steps))
+        ours_sac.append(_ours_sac(sac_updates))
+        sb3_sac.append(_sb3_sac(sac_updates))
+    measurements = {
+        "ppo_steps": ppo_steps, "sac_updates": sac_updates,
+        "ours_ppo_steps_per_s": max(ours_ppo), "sb3_ppo_steps_per_s": max(sb3_ppo),
+        "ours_sac_updates_per_s": max(ours_sac), "sb3_sac_updates_per_s": max(sb3_sac),
+        "all_runs": {"ours_ppo": ours_ppo, "sb3_ppo": sb3_ppo, "ours_sac": ours_sac, "sb3_sac": sb3_sac},
+    }
+    return {
+        "ratios": {
+            "ppo_cartpole_steps_per_s_vs_sb3": {"value": max(ours_ppo) / max(sb3_ppo), "target": TARGET,
+                                                "better": "higher"},
+            "sac_pendulum_updates_per_s_vs_sb3": {"value": max(ours_sac) / max(sb3_sac), "target": TARGET,
+                                                  "better": "higher"},
+        },
+        "measurements": measurements,
+    }

@@ -1,0 +1,171 @@
+r"""Networks: an MLP builder, PPO's actor/critic, SAC's (mixture) tanh-Gaussian actor and Q-nets,
+and checkpoint save/load.
+
+Initialisation follows the reference libraries: PPO uses orthogonal weights (gain
+:math:`\sqrt2` on hidden layers, 0.01 on the policy output, 1 on the value output, zero
+biases; CleanRL and SB3); SAC uses PyTorch's default (fan-in uniform) initialisation (SB3,
+CleanRL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from latentlab.deeprl.distributions import Categorical, DiagGaussian, MixtureGaussian
+
+__all__ = [
+    "mlp",
+    "DiscretePolicy",
+    "GaussianPolicy",
+    "ValueNet",
+    "MixtureActor",
+    "QNet",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh",
+        init: Literal["orthogonal", "default"] = "default", out_gain: float = 1.0) -> nn.Sequential:
+    """``in_dim -> hidden... -> out_dim`` with ``activation`` between layers (none after the last)."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    if in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
+        raise ValueError(f"layer sizes must be >= 1, got in_dim={in_dim}, hidden={tuple(hidden)}, out_dim={out_dim}")
+    if init not in ("orthogonal", "default"):
+        raise ValueError(f"init must be 'orthogonal' or 'default', got {init!r}")
+    sizes = [in_dim, *hidden, out_dim]
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        linear = nn.Linear(sizes[i], sizes[i + 1])
+        if init == "orthogonal":
+            nn.init.orthogonal_(linear.weight, gain=out_gain if i == len(sizes) - 2 else math.sqrt(2))
+            nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers.append(_ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class DiscretePolicy(nn.Module):
+    """Logits MLP; ``params(obs)`` are the logits (what the rollout stores for KL terms)."""
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int] = (64, 64),
+                 activation: str = "tanh") -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, n_actions, activation, init="orthogonal", out_gain=0.01)
+
+    def params(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+    @staticmethod
+    def distribution(params: torch.Tensor) -> Categorical:
+        return Categorical(params)
+
+
+class GaussianPolicy(nn.Module):
+    """Mean MLP and a state-independent log-std vector (init 0); ``params`` = [mean, log_std]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), activation: str = "tanh",
+                 log_std_init: float = 0.0) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim, activation, init="orthogonal", out_gain=0.01)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+
+    def params(self, obs: torch.Tensor) -> torch.Tensor:
+        mean = self.net(obs)
+        return torch.cat([mean, self.log_std.expand_as(mean)], dim=-1)
+
+    @staticmethod
+    def distribution(params: torch.Tensor) -> DiagGaussian:
+        mean, log_std = params.chunk(2, dim=-1)
+        return DiagGaussian(mean, log_std)
+
+
+class ValueNet(nn.Module):
+    def __init__(self, obs_dim: int, hidden: Sequence[int] = (64, 64), activation: str = "tanh") -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, 1, activation, init="orthogonal", out_gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).squeeze(-1)
+
+
+class MixtureActor(nn.Module):
+    r"""SAC's tanh-Gaussian actor with K components (K = 1: plain SAC; K > 1: PMOE).
+
+    A ReLU trunk feeds a mean head and a log-std head with K·|A| outputs each; for K > 1 a
+    router head computes K logits from the *detached* trunk features, so the router's
+    regression loss never reaches the trunk (PMOE).  Log-stds are bounded either by
+    clipping (SB3, [-20, 2]) or by a tanh squash (CleanRL, [-5, 2]).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256), n_components: int = 1,
+                 log_std_bounds: tuple[float, float] = (-20.0, 2.0),
+                 log_std_mode: Literal["clip", "tanh"] = "clip") -> None:
+        super().__init__()
+        if n_components < 1:
+            raise ValueError(f"n_components must be >= 1, got {n_components}")
+        if log_std_mode not in ("clip", "tanh"):
+            raise ValueError(f"log_std_mode must be 'clip' or 'tanh', got {log_std_mode!r}")
+        if not log_std_bounds[0] < log_std_bounds[1]:
+            raise ValueError(f"log_std_bounds must be (low, high) with low < high, got {log_std_bounds}")
+        self.act_dim, self.n_components = act_dim, n_components
+        self.log_std_bounds, self.log_std_mode = log_std_bounds, log_std_mode
+        self.trunk = nn.Sequential(mlp(obs_dim, tuple(hidden)[:-1], tuple(hidden)[-1], "relu"), nn.ReLU())
+        self.mean = nn.Linear(tuple(hidden)[-1], n_components * act_dim)
+        self.log_std = nn.Linear(tuple(hidden)[-1], n_components * act_dim)
+        self.router = nn.Linear(tuple(hidden)[-1], n_components) if n_components > 1 else None
+
+    def forward(self, obs: torch.Tensor) -> MixtureGaussian:
+        h = self.trunk(obs)
+        shape = (*obs.shape[:-1], self.n_components, self.act_dim)
+        mean = self.mean(h).reshape(shape)
+        log_std = self.log_std(h).reshape(shape)
+        low, high = self.log_std_bounds
+        if self.log_std_mode == "clip":
+            log_std = log_std.clamp(low, high)
+        else:
+            log_std = low + 0.5 * (high - low) * (torch.tanh(log_std) + 1)
+        logits = self.router(h.detach()) if self.router is not None else None
+        return MixtureGaussian(logits, mean, log_std, squash=True)
+
+
+class QNet(nn.Module):
+    """:math:`Q(s, a)`: an MLP on the concatenation of observation and action."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (256, 256)) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim + act_dim, hidden, 1, "relu")
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, act], dim=-1)).squeeze(-1)
+
+
+def save_checkpoint(path: str | Path, **state: Any) -> Path:
+    """Save modules / optimisers (anything with ``state_dict``) and plain data to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: (v.state_dict() if hasattr(v, "state_dict") else v) for k, v in state.items()}
+    torch.save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, **targets: Any) -> dict[str, Any]:
+    """Load ``path``; every keyword target with ``load_state_dict`` is restored in place.
+
+    Returns the whole payload (plain data entries included)."""
+    payload = torch.load(Path(path), map_location="cpu", weights_only=False)
+    for key, target in targets.items():
+        if key not in payload:
+            raise KeyError(f"checkpoint {path} has no entry {key!r}; entries: {sorted(payload)}")
+        target.load_state_dict(payload[key])
+    return payload

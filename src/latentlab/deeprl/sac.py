@@ -1,0 +1,399 @@
+r"""Soft Actor-Critic (Haarnoja et al. 2018), with PMOE's mixture actor and off-policy MDPO's actor term.
+
+Per gradient step on a replay batch (twin critics :math:`Q_1,Q_2`, Polyak targets :math:`\bar Q_j`):
+
+.. math::
+
+    y &= r + \gamma(1-\text{term})\big(\min_j\bar Q_j(s',a')-\alpha\log\pi(a'|s')\big),\quad a'\sim\pi(\cdot|s') \\
+    L_Q &= \tfrac12\textstyle\sum_j\mathbb E[(Q_j(s,a)-y)^2] \\
+    L_\pi &= \mathbb E\big[\alpha\log\pi(\tilde a|s)-\min_jQ_j(s,\tilde a)\big],\quad
+             \tilde a=\tanh(\mu+\sigma\epsilon) \\
+    L_\alpha &= -\mathbb E\big[\log\alpha\,(\log\pi(\tilde a|s)+\bar{\mathcal H})\big],\ \bar{\mathcal H}=-|A|;\qquad
+    \bar\theta\leftarrow(1-\tau)\bar\theta+\tau\theta .
+
+Only ``terminated`` (never ``truncated``) masks the bootstrap.  Order within a step:
+critic, actor (every ``policy_frequency`` steps), temperature, Polyak.
+
+**PMOE** (``n_components = K > 1``; Ren et al. 2021).  The actor is a mixture of K
+tanh-Gaussians with router weights :math:`w(s)` computed on detached trunk features.  The
+target samples :math:`k'\sim w(s')` and uses the *component* log-density.  For the actor, every
+component proposes :math:`a_k=\tanh(\mu_k+\sigma_k\epsilon_k)`, :math:`q_k=\min_jQ_j(s,a_k)`,
+:math:`k^*=\arg\max_kq_k`; only the winner gets the reparameterised gradient and the router is
+regressed onto the winner:
+
+.. math::
+
+    L_\pi=\mathbb E_s[\alpha\log\pi_{k^*}(a_{k^*}|s)-q_{k^*}],\qquad
+    L_w=\tfrac1K\mathbb E_s\|\mathrm{onehot}(k^*)-w(s)\|^2,
+
+with one Adam step on :math:`L_\pi+L_w` and the temperature loss on :math:`\log\pi_{k^*}`.
+With K = 1 the update is SAC's exactly.
+
+**Off-policy MDPO** (``mdpo_kl_coef = c``; Tomar et al. 2022).  A lagged copy
+:math:`\pi_{\rm old}` of the actor, refreshed every ``mdpo_refresh_every`` env steps, enters the
+actor loss :math:`\mathbb E[c\log\pi(\tilde a|s)+(\alpha-c)\log\pi_{\rm old}(\tilde a|s)-\min_jQ_j(s,\tilde a)]`,
+i.e. maximising :math:`\mathbb E[Q-\alpha\log\pi_{\rm old}]-c\,\mathrm{KL}(\pi\|\pi_{\rm old})`; with
+c = α it is SAC's actor loss.  (The official code uses SAC-v1's V-network critic and only
+:math:`Q_1`; here the SAC-v2 twin-Q critic with :math:`\min_j Q_j` is used.)
+
+Defaults are Stable-Baselines3's ``SAC``: 256-256 ReLU, lr 3e-4 (actor, critics, α), batch 256,
+buffer 1e6, τ 0.005, γ 0.99, learning_starts 100, one gradient step per vector step,
+auto-α from 1.0 with target −|A|, log-std clipped to [−20, 2].  :meth:`SACConfig.cleanrl`
+gives CleanRL's ``sac_continuous_action.py`` (critic lr 1e-3, learning_starts 5000, actor and
+α updated every 2 steps twice, log-std squashed to [−5, 2]).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentlab.deeprl._config import ConfigMixin, check_range
+from latentlab.deeprl.buffers import ReplayBuffer
+from latentlab.deeprl.distributions import MixtureGaussian, tanh_log_det
+from latentlab.deeprl.envs import EnvSpec, VecRunner, evaluate, make_vec, space_dims
+from latentlab.deeprl.nets import MixtureActor, QNet, load_checkpoint, save_checkpoint
+from latentlab.deeprl.training import TrainingResult
+
+__all__ = ["SACConfig", "SAC", "actor_objective", "router_regression_loss"]
+
+
+@dataclass(frozen=True)
+class SACConfig(ConfigMixin):
+    total_steps: int = 1_000_000
+    n_envs: int = 1
+    buffer_size: int = 1_000_000
+    batch_size: int = 256
+    gamma: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    learning_starts: int = 100
+    """Env steps of uniformly random actions before learning."""
+    gradient_steps: int = 1
+    """Gradient steps per vector-env step."""
+    policy_frequency: int = 1
+    """Actor/α update every this many gradient steps (that many times each; CleanRL: 2)."""
+    alpha: float | None = None
+    """Fixed entropy weight; None: automatic tuning."""
+    alpha_init: float = 1.0
+    target_entropy: float | None = None
+    """None: -|A|."""
+    hidden: tuple[int, ...] = (256, 256)
+    log_std_bounds: tuple[float, float] = (-20.0, 2.0)
+    log_std_mode: Literal["clip", "tanh"] = "clip"
+    n_components: int = 1
+    """K > 1: PMOE mixture actor."""
+    router_coef: float = 1.0
+    eval_component: Literal["sample", "argmax"] = "sample"
+    """PMOE evaluation: component drawn from w(s) (official) or the most probable one."""
+    mdpo_kl_coef: float | None = None
+    """Off-policy MDPO's c = 1/t (None: plain SAC)."""
+    mdpo_refresh_every: int = 1000
+    """Env steps between refreshes of MDPO's lagged actor."""
+    autoreset: Literal["same_step", "next_step"] = "same_step"
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    log_every: int = 250
+    """Gradient steps between logged diagnostics."""
+
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "n_envs", "buffer_size", "batch_size", "gradient_steps", "policy_frequency",
+                     "n_components", "mdpo_refresh_every", "log_every"):
+            check_range(name, getattr(self, name), 1)
+        check_range("gamma", self.gamma, 0.0, 1.0)
+        check_range("tau", self.tau, 0.0, 1.0, low_open=True)
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "alpha_init"):
+            check_range(name, getattr(self, name), 0.0, low_open=True)
+        check_range("learning_starts", self.learning_starts, 0)
+        check_range("eval_every", self.eval_every, 0)
+        check_range("eval_episodes", self.eval_episodes, 0)
+        check_range("router_coef", self.router_coef, 0.0)
+        if self.alpha is not None:
+            check_range("alpha", self.alpha, 0.0)
+        if self.mdpo_kl_coef is not None:
+            check_range("mdpo_kl_coef", self.mdpo_kl_coef, 0.0, low_open=True)
+        if self.eval_component not in ("sample", "argmax"):
+            raise ValueError(f"eval_component must be 'sample' or 'argmax', got {self.eval_component!r}")
+
+    @classmethod
+    def cleanrl(cls, **changes: Any) -> SACConfig:
+        return cls(**{**dict(critic_lr=1e-3, alpha_lr=1e-3, learning_starts=5000, policy_frequency=2,
+                             log_std_bounds=(-5.0, 2.0), log_std_mode="tanh"), **changes})
+
+
+def _min_q(critics: nn.ModuleList, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """min_j Q_j(s, a); ``actions`` may carry a component axis (B, K, A)."""
+    if actions.dim() == obs.dim() + 1:
+        obs = obs.unsqueeze(-2).expand(*actions.shape[:-1], obs.shape[-1])
+    return torch.min(critics[0](obs, actions), critics[1](obs, actions))
+
+
+def router_regression_loss(weights: torch.Tensor, winner: torch.Tensor) -> torch.Tensor:
+    r"""PMOE's frequency-approximate router loss :math:`\tfrac1K\mathbb E\|\mathrm{onehot}(k^*)-w(s)\|^2`.
+
+    Its minimiser over :math:`w(s)` is the probability with which each component wins at s."""
+    return F.mse_loss(weights, F.one_hot(winner, weights.shape[-1]).to(weights.dtype))
+
+
+def actor_objective(dist: MixtureGaussian, critics: nn.ModuleList, obs: torch.Tensor, alpha: torch.Tensor | float,
+                    generator: torch.Generator | None, old_dist: MixtureGaussian | None = None,
+                    kl_coef: float | None = None, router_coef: float = 1.0
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Actor loss of SAC / PMOE (winner-takes-gradient + router regression) / off-policy MDPO.
+
+    Returns ``(loss, log_prob_of_the_used_action, info)``."""
+    u = dist.components.base.rsample(generator)  # (B, K, A) pre-squash samples, one per component
+    actions = torch.tanh(u)
+    log_probs = dist.components.base.log_prob(u) - tanh_log_det(u)  # (B, K)
+    q_all = _min_q(critics, obs, actions)  # (B, K)
+    K = dist.n_components
+    if K == 1:
+        winner = torch.zeros(q_all.shape[:-1], dtype=torch.long)
+    else:
+        winner = q_all.detach().argmax(-1)
+    pick = winner.unsqueeze(-1)
+    log_prob = log_probs.gather(-1, pick).squeeze(-1)
+    q = q_all.gather(-1, pick).squeeze(-1)
+    info: dict[str, torch.Tensor] = {}
+    if old_dist is not None and kl_coef is not None:
+        u_win = u.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
+        old_base = old_dist.components.base
+        old_mean = old_base.mean.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
+        old_log_std = old_base.log_std.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
+        z = (u_win - old_mean) / old_log_std.exp()
+        old_log_prob = (-0.5 * z.pow(2) - old_log_std - 0.5 * np.log(2 * np.pi)).sum(-1) - tanh_log_det(u_win)
+        loss = (kl_coef * log_prob + (alpha - kl_coef) * old_log_prob - q).mean()
+        info["log_prob_old"] = old_log_prob.mean().detach()
+    else:
+        loss = (alpha * log_prob - q).mean()
+    if K > 1:
+        router_loss = router_regression_loss(dist.weights, winner)
+        loss = loss + router_coef * router_loss
+        info["router_loss"] = router_loss.detach()
+        freq = torch.bincount(winner.reshape(-1), minlength=K).float() / winner.numel()
+        info["winner_entropy"] = -(freq * freq.clamp_min(1e-12).log()).sum()
+    info["q"] = q.mean().detach()
+    return loss, log_prob, info
+
+
+def _seeds(seed: int) -> list[int]:
+    return [int(s) for s in np.random.SeedSequence([int(seed), 7373]).generate_state(5)]
+
+
+class SAC:
+    """SAC for Box action spaces (actions squashed to [-1, 1] and rescaled to the env's box)."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: SACConfig | None = None,
+                 seed: int = 0) -> None:
+        if not isinstance(action_space, gym.spaces.Box):
+            raise ValueError(f"SAC needs a Box action space, got {action_space}")
+        self.config = c = config or SACConfig()
+        self.seed = int(seed)
+        self.observation_space, self.action_space = observation_space, action_space
+        self.obs_dim, _ = space_dims(observation_space)
+        self.act_dim, _ = space_dims(action_space)
+        init_seed, sample_seed, env_seed, eval_seed, buffer_seed = _seeds(seed)
+        self.env_seed, self.eval_seed = env_seed % 2**31, eval_seed % 2**31
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            self.actor = MixtureActor(self.obs_dim, self.act_dim, c.hidden, c.n_components, c.log_std_bounds,
+                                      c.log_std_mode)
+            self.critics = nn.ModuleList([QNet(self.obs_dim, self.act_dim, c.hidden) for _ in range(2)])
+        self.critic_targets = copy.deepcopy(self.critics).requires_grad_(False)
+        self.old_actor = copy.deepcopy(self.actor).requires_grad_(False) if c.mdpo_kl_coef is not None else None
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, foreach=True)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr, foreach=True)
+        self.log_alpha = torch.tensor(float(np.log(c.alpha_init if c.alpha is None else max(c.alpha, 1e-30))),
+                                      requires_grad=c.alpha is None)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr) if c.alpha is None else None
+        self.target_entropy = -float(self.act_dim) if c.target_entropy is None else float(c.target_entropy)
+        self.generator = torch.Generator().manual_seed(sample_seed)
+        self.rng = np.random.default_rng(buffer_seed)
+        self.low = np.asarray(action_space.low, dtype=np.float64)
+        self.high = np.asarray(action_space.high, dtype=np.float64)
+        self.n_updates = 0
+
+    @classmethod
+    def for_env(cls, env: EnvSpec, config: SACConfig | None = None, seed: int = 0, **env_kwargs: Any) -> SAC:
+        probe = env() if callable(env) else gym.make(env, **env_kwargs)
+        try:
+            return cls(probe.observation_space, probe.action_space, config, seed)
+        finally:
+            probe.close()
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.detach().exp()) if self.config.alpha is None else float(self.config.alpha)
+
+    # ----------------------------------------------------------------- acting
+
+    def scale(self, squashed: np.ndarray) -> np.ndarray:
+        """[-1, 1] -> the env's action box."""
+        return self.low + 0.5 * (squashed + 1.0) * (self.high - self.low)
+
+    def act_squashed(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        with torch.no_grad():
+            dist = self.actor(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+            if deterministic:
+                k = (dist.router.sample(self.generator) if self.config.eval_component == "sample"
+                     else dist.router.mode())
+                return dist.mode(k).numpy()
+            return dist.sample(self.generator)[0].numpy()
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        return self.scale(self.act_squashed(obs, deterministic))
+
+    # ----------------------------------------------------------------- update
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        c = self.config
+        obs, actions, rewards = batch["obs"], batch["actions"], batch["rewards"]
+        next_obs, terminated = batch["next_obs"], batch["terminated"]
+        alpha = self.log_alpha.exp().detach() if c.alpha is None else torch.tensor(c.alpha)
+        with torch.no_grad():
+            next_dist = self.actor(next_obs)
+            next_all, next_logp_all = next_dist.rsample_all(self.generator)
+            if next_dist.n_components == 1:
+                k_next = torch.zeros(next_obs.shape[0], dtype=torch.long)
+            else:
+                k_next = next_dist.router.sample(self.generator)
+            pick = k_next.unsqueeze(-1)
+            next_actions = next_all.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, self.act_dim)).squeeze(-2)
+            next_logp = next_logp_all.gather(-1, pick).squeeze(-1)
+            target_q = _min_q(self.critic_targets, next_obs, next_actions) - alpha * next_logp
+            y = rewards + c.gamma * (1.0 - terminated) * target_q
+        q1, q2 = self.critics[0](obs, actions), self.critics[1](obs, actions)
+        critic_loss = 0.5 * (F.mse_loss(q1, y) + F.mse_loss(q2, y))
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        out = {"critic_loss": float(critic_loss.detach()), "q1": float(q1.mean().detach())}
+        if self.n_updates % c.policy_frequency == 0:
+            self.critics.requires_grad_(False)  # the actor loss needs dQ/da only
+            for _ in range(c.policy_frequency):
+                dist = self.actor(obs)
+                old = self.old_actor(obs) if self.old_actor is not None else None
+                loss, log_prob, info = actor_objective(dist, self.critics, obs, alpha, self.generator, old,
+                                                       c.mdpo_kl_coef, c.router_coef)
+                self.actor_optimizer.zero_grad()
+                loss.backward()
+                self.actor_optimizer.step()
+                out["actor_loss"] = float(loss.detach())
+                out["entropy"] = float(-log_prob.mean().detach())
+                out.update({k: float(v) for k, v in info.items()})
+                if self.alpha_optimizer is not None:
+                    alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+                    self.alpha_optimizer.zero_grad()
+                    alpha_loss.backward()
+                    self.alpha_optimizer.step()
+                    alpha = self.log_alpha.exp().detach()
+            self.critics.requires_grad_(True)
+        out["alpha"] = self.alpha
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.critic_targets.parameters()), list(self.critics.parameters()), c.tau)
+        self.n_updates += 1
+        return out
+
+    def refresh_old_actor(self) -> None:
+        if self.old_actor is not None:
+            self.old_actor.load_state_dict(self.actor.state_dict())
+
+    # ----------------------------------------------------------------- training loop
+
+    def learn(self, env: EnvSpec, *, check_finite: Callable[[str, Any], None] | None = None,
+              **env_kwargs: Any) -> TrainingResult:
+        """Train for ``config.total_steps`` env steps with periodic deterministic evaluation."""
+        c = self.config
+        start = time.perf_counter()
+        vec = make_vec(env, c.n_envs, autoreset=c.autoreset, **env_kwargs)
+        result = TrainingResult()
+        buffer = ReplayBuffer(min(c.buffer_size, c.total_steps), self.obs_dim, self.act_dim)
+        try:
+            runner = VecRunner(vec, self.env_seed)
+            steps = 0
+            next_eval = c.eval_every if c.eval_every > 0 else None
+            next_refresh = c.mdpo_refresh_every
+            log: dict[str, list[float]] = {}
+            while steps < c.total_steps:
+                if steps < c.learning_starts:
+                    squashed = self.rng.uniform(-1.0, 1.0, size=(c.n_envs, self.act_dim))
+                else:
+                    squashed = self.act_squashed(runner.obs)
+                step = runner.step(self.scale(squashed).astype(np.float32))
+                steps += c.n_envs
+                v = step.valid
+                if v.any():
+                    buffer.add(step.obs[v], squashed[v], step.rewards[v], step.next_obs[v], step.terminated[v])
+                if steps >= c.learning_starts:
+                    for _ in range(c.gradient_steps):
+                        metrics = self.update(buffer.sample(c.batch_size, self.rng))
+                        for k, val in metrics.items():
+                            log.setdefault(k, []).append(val)
+                        if self.n_updates % c.log_every == 0:
+                            row = {k: float(np.mean(vals)) for k, vals in log.items()}
+                            row["step"] = float(steps)
+                            if check_finite is not None:
+                                check_finite(f"sac update {self.n_updates}", row)
+                            result.updates.append(row)
+                            log = {}
+                if self.old_actor is not None and steps >= next_refresh:
+                    self.refresh_old_actor()
+                    while next_refresh <= steps:
+                        next_refresh += c.mdpo_refresh_every
+                if next_eval is not None and c.eval_episodes > 0 and steps >= next_eval and steps < c.total_steps:
+                    result.evals.append(self._evaluate(env, steps, **env_kwargs))
+                    while next_eval <= steps:
+                        next_eval += c.eval_every
+            if c.eval_episodes > 0:
+                result.evals.append(self._evaluate(env, steps, **env_kwargs))
+            result.episodes = [(e.step, e.ret, e.length) for e in runner.episodes]
+            result.total_steps, result.n_updates = steps, self.n_updates
+        finally:
+            vec.close()
+        result.wall_s = time.perf_counter() - start
+        return result
+
+    def _evaluate(self, env: EnvSpec, steps: int, **env_kwargs: Any) -> tuple[int, float, float]:
+        episodes = evaluate(lambda o: self.act(o, deterministic=True).astype(np.float32), env,
+                            self.config.eval_episodes, self.eval_seed, **env_kwargs)
+        returns = np.array([e.ret for e in episodes])
+        return steps, float(returns.mean()), float(returns.std())
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, path: str | Path) -> Path:
+        extra: dict[str, Any] = {"alpha_optimizer": self.alpha_optimizer} if self.alpha_optimizer else {}
+        if self.old_actor is not None:
+            extra["old_actor"] = self.old_actor
+        return save_checkpoint(path, actor=self.actor, critics=self.critics, critic_targets=self.critic_targets,
+                               actor_optimizer=self.actor_optimizer, critic_optimizer=self.critic_optimizer,
+                               log_alpha=self.log_alpha.detach().clone(), config=self.config.to_dict(),
+                               generator=self.generator.get_state(), rng=self.rng.bit_generator.state,
+                               n_updates=self.n_updates, **extra)
+
+    def load(self, path: str | Path) -> SAC:
+        targets: dict[str, Any] = {"actor": self.actor, "critics": self.critics, "critic_targets": self.critic_targets,
+                                   "actor_optimizer": self.actor_optimizer, "critic_optimizer": self.critic_optimizer}
+        if self.alpha_optimizer is not None:
+            targets["alpha_optimizer"] = self.alpha_optimizer
+        if self.old_actor is not None:
+            targets["old_actor"] = self.old_actor
+        payload = load_checkpoint(path, **targets)
+        with torch.no_grad():
+            self.log_alpha.copy_(payload["log_alpha"])
+        self.generator.set_state(payload["generator"])
+        self.rng.bit_generator.state = payload["rng"]
+        self.n_updates = int(payload["n_updates"])
+        return self
