@@ -96,6 +96,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -253,10 +254,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     colours = {"dpo": "C3", "sft_dpo": "C0", "tabular_dpo": "C7", "on_policy_dpo": "C2"}

@@ -76,6 +76,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -287,10 +288,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = ["train", "id", *SHIFTS]
     fig, ax = plt.subplots(figsize=(6, 3.6))

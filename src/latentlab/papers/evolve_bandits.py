@@ -68,6 +68,7 @@ from latentlab.agents.policies import (
 from latentlab.agents.regret import checkpoints, classify_regret, fit_regret_curve, win_rate_table
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "make_environment"]
 
@@ -214,10 +215,7 @@ def _mean_ratio(result: dict, a: str, b: str) -> float:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,7 @@ from latentlab.generative import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 SLCT_RATIO_MAX = 0.7
 CAUCHY_RATIO_MAX = 1.0
@@ -216,10 +217,7 @@ def _detail(results: list[dict]) -> str:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,7 @@ from latentlab.agents.online import (
 from latentlab.agents.regret import checkpoints, regression_test, trend_test
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -231,10 +232,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

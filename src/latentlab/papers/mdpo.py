@@ -83,6 +83,7 @@ from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig
 from latentlab.deeprl.mdpo import md_closed_form, mdpo_tabular_step, policy_evaluation, random_tabular_mdp
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -281,10 +282,7 @@ def _detail(metric: str, results: list[dict]) -> str:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,7 @@ from latentlab.inference.smc import LagOneProduct, PaRISScore, PPGScore, paris, 
 from latentlab.inference.ssm import LinearGaussianSSM, exact_lag_one_moments, exact_score_A
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -237,10 +238,7 @@ def _detail(metric: str, results: list[dict]) -> str:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

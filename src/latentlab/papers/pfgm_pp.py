@@ -86,6 +86,7 @@ from latentlab.generative import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 LARGE_D = 1e7
 LARGE_D_REL_GAP_MAX = 0.25
@@ -206,10 +207,7 @@ def _detail(metric: str, results: list[dict]) -> str:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "population_dpo_loss", "fit_population_dpo"]
 
@@ -378,10 +379,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     paths = []

@@ -81,6 +81,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
+from latentlab.repro.plotting import pyplot
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "lock_reference", "queries_to_threshold"]
 
@@ -229,10 +230,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     colours = {"online_dpo": "C0", "xpo": "C3", "xpo_trl_style": "C2"}
