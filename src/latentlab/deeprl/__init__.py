@@ -7,6 +7,8 @@ from latentlab.deeprl.distributions import Categorical, DiagGaussian, MixtureGau
 from latentlab.deeprl.envs import Episode, MultiGoalPointEnv, Step, VecRunner, evaluate, make_vec
 from latentlab.deeprl.nets import (
     DiscretePolicy,
+    EnsembleLinear,
+    EnsembleMLP,
     GaussianPolicy,
     MixtureActor,
     QNet,
@@ -23,7 +25,8 @@ __all__ = [
     "Categorical", "DiagGaussian", "TanhGaussian", "MixtureGaussian",
     "make_vec", "VecRunner", "Step", "Episode", "evaluate", "MultiGoalPointEnv",
     "ReplayBuffer", "RolloutBuffer", "gae",
-    "mlp", "DiscretePolicy", "GaussianPolicy", "ValueNet", "MixtureActor", "QNet", "save_checkpoint",
+    "mlp", "DiscretePolicy", "GaussianPolicy", "ValueNet", "MixtureActor", "QNet", "EnsembleLinear", "EnsembleMLP",
+    "save_checkpoint",
     "load_checkpoint",
     "PPO", "PPOConfig", "policy_objective", "value_objective", "mdpo_penalty",
     "SAC", "SACConfig", "actor_objective", "router_regression_loss",

@@ -26,6 +26,8 @@ __all__ = [
     "ValueNet",
     "MixtureActor",
     "QNet",
+    "EnsembleLinear",
+    "EnsembleMLP",
     "save_checkpoint",
     "load_checkpoint",
 ]
@@ -148,6 +150,85 @@ class QNet(nn.Module):
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, act], dim=-1)).squeeze(-1)
+
+
+class EnsembleLinear(nn.Module):
+    r"""N independent affine maps applied in one batched matmul: :math:`y_i = x_i W_i + b_i`.
+
+    Input ``(N, B, in)`` (or ``(B, in)``, broadcast to every member), output ``(N, B, out)``.
+    Each member is initialised exactly like its own ``nn.Linear(in, out)`` (fan-in uniform
+    :math:`U(-1/\sqrt{in}, 1/\sqrt{in})` for weights and biases), so an ensemble and N separate
+    layers draw from the same distribution; ``weight_decay`` is the member-wise L2 coefficient
+    used by dynamics ensembles (read by :meth:`EnsembleMLP.weight_decay_loss`).
+    """
+
+    def __init__(self, n_members: int, in_dim: int, out_dim: int, weight_decay: float = 0.0) -> None:
+        super().__init__()
+        if n_members < 1 or in_dim < 1 or out_dim < 1:
+            raise ValueError(f"n_members, in_dim, out_dim must be >= 1, got {n_members}, {in_dim}, {out_dim}")
+        self.n_members, self.in_dim, self.out_dim = n_members, in_dim, out_dim
+        self.weight_decay = float(weight_decay)
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(n_members, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_members, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.n_members, *x.shape)
+        if x.dim() != 3 or x.shape[0] != self.n_members or x.shape[-1] != self.in_dim:
+            raise ValueError(f"EnsembleLinear expects (N={self.n_members}, B, {self.in_dim}) or (B, {self.in_dim}), "
+                             f"got {tuple(x.shape)}")
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleMLP(nn.Module):
+    """N MLPs ``in_dim -> hidden... -> out_dim`` evaluated together (one ``baddbmm`` per layer).
+
+    Shared by the critic ensembles (SAC-N / EDAC / RAVL) and the Gaussian dynamics ensembles of
+    model-based offline RL.  ``activation`` is one of relu, tanh, silu; ``weight_decays`` gives one
+    L2 coefficient per layer (len(hidden) + 1 values) for :meth:`weight_decay_loss`.
+    """
+
+    def __init__(self, n_members: int, in_dim: int, hidden: Sequence[int], out_dim: int,
+                 activation: str = "relu", weight_decays: Sequence[float] | None = None) -> None:
+        super().__init__()
+        activations = {**_ACTIVATIONS, "silu": nn.SiLU}
+        if activation not in activations:
+            raise ValueError(f"activation must be one of {sorted(activations)}, got {activation!r}")
+        sizes = [in_dim, *hidden, out_dim]
+        decays = list(weight_decays) if weight_decays is not None else [0.0] * (len(sizes) - 1)
+        if len(decays) != len(sizes) - 1:
+            raise ValueError(f"weight_decays needs {len(sizes) - 1} values (one per layer), got {len(decays)}")
+        self.n_members = n_members
+        self.layers = nn.ModuleList(EnsembleLinear(n_members, sizes[i], sizes[i + 1], decays[i])
+                                    for i in range(len(sizes) - 1))
+        self.activation = activations[activation]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in)`` (same input to every member) or ``(N, B, in)`` -> ``(N, B, out)``."""
+        for layer in self.layers[:-1]:
+            x = self.activation(layer(x))
+        return self.layers[-1](x)
+
+    def weight_decay_loss(self) -> torch.Tensor:
+        r""":math:`\sum_\ell \lambda_\ell \tfrac12\|W_\ell\|^2`, summed over members."""
+        return sum((0.5 * layer.weight_decay * layer.weight.pow(2).sum() for layer in self.layers),
+                   start=torch.zeros(()))
+
+    def member(self, i: int) -> nn.Sequential:
+        """Member ``i`` as a plain ``nn.Sequential`` of ``nn.Linear`` layers (a copy; for checks and export)."""
+        if not 0 <= i < self.n_members:
+            raise ValueError(f"member index must be in [0, {self.n_members}), got {i}")
+        mods: list[nn.Module] = []
+        for k, layer in enumerate(self.layers):
+            lin = nn.Linear(layer.in_dim, layer.out_dim)
+            with torch.no_grad():
+                lin.weight.copy_(layer.weight[i].T)
+                lin.bias.copy_(layer.bias[i, 0])
+            mods.append(lin)
+            if k < len(self.layers) - 1:
+                mods.append(type(self.activation)())
+        return nn.Sequential(*mods)
 
 
 def save_checkpoint(path: str | Path, **state: Any) -> Path:
