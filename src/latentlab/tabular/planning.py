@@ -137,13 +137,15 @@ def value_iteration(P: np.ndarray, R: np.ndarray, bonus: np.ndarray | None = Non
     R_flat = R.reshape(*R.shape[:-2], S * A)
     V = np.zeros((*batch, H + 1, S))
     Q = np.zeros((*batch, H, S * A))
-    if not batch:  # one model: plain 2-D products (no broadcasting overhead per step)
+    if not batch:  # one model: in-place 2-D products (per-step overhead dominates at small S)
+        P_flat = np.ascontiguousarray(P_flat, dtype=float)
         for h in range(H - 1, -1, -1):
             q = Q[h]
-            np.add(R_flat[h], P_flat[h] @ V[h + 1], out=q)
+            np.dot(P_flat[h], V[h + 1], out=q)
+            q += R_flat[h]
             if clip is not None:
                 np.minimum(q, clip[h], out=q)
-            np.max(q.reshape(S, A), axis=1, out=V[h])
+            np.maximum.reduce(q.reshape(S, A), axis=1, out=V[h])
     else:
         for h in range(H - 1, -1, -1):
             q = R_flat[..., h, :] + np.matmul(P_flat[..., h, :, :], V[..., h + 1, :, None])[..., 0]
