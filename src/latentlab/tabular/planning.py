@@ -133,26 +133,28 @@ def value_iteration(P: np.ndarray, R: np.ndarray, bonus: np.ndarray | None = Non
         R = R + bonus
     batch = np.broadcast_shapes(P.shape[:-4], R.shape[:-3])
     clip = None if v_max is None else np.broadcast_to(np.asarray(v_max, dtype=float), (H,))
-    P_flat = P.reshape(*P.shape[:-3], S * A, S)  # one matrix-vector product per step
-    R_flat = R.reshape(*R.shape[:-2], S * A)
     V = np.zeros((*batch, H + 1, S))
+    if not batch:  # one model: Q_h stored action-major (A, S), so max_a is a reduction over rows
+        P_as = P.transpose(0, 2, 1, 3)  # (H, A, S, S') view, no copy
+        R_as = R.transpose(0, 2, 1)
+        Q_as = np.empty((H, A, S))
+        for h in range(H - 1, -1, -1):
+            q = Q_as[h]
+            np.matmul(P_as[h], V[h + 1], out=q)
+            q += R_as[h]
+            if clip is not None:
+                np.minimum(q, clip[h], out=q)
+            np.maximum.reduce(q, axis=0, out=V[h])
+        return Solution(Q_as.transpose(0, 2, 1), V)
+    P_flat = P.reshape(*P.shape[:-3], S * A, S)  # one batched matrix-vector product per step
+    R_flat = R.reshape(*R.shape[:-2], S * A)
     Q = np.zeros((*batch, H, S * A))
-    if not batch:  # one model: in-place 2-D products (per-step overhead dominates at small S)
-        P_flat = np.ascontiguousarray(P_flat, dtype=float)
-        for h in range(H - 1, -1, -1):
-            q = Q[h]
-            np.dot(P_flat[h], V[h + 1], out=q)
-            q += R_flat[h]
-            if clip is not None:
-                np.minimum(q, clip[h], out=q)
-            np.maximum.reduce(q.reshape(S, A), axis=1, out=V[h])
-    else:
-        for h in range(H - 1, -1, -1):
-            q = R_flat[..., h, :] + np.matmul(P_flat[..., h, :, :], V[..., h + 1, :, None])[..., 0]
-            if clip is not None:
-                np.minimum(q, clip[h], out=q)
-            Q[..., h, :] = q
-            V[..., h, :] = q.reshape(*q.shape[:-1], S, A).max(axis=-1)
+    for h in range(H - 1, -1, -1):
+        q = R_flat[..., h, :] + np.matmul(P_flat[..., h, :, :], V[..., h + 1, :, None])[..., 0]
+        if clip is not None:
+            np.minimum(q, clip[h], out=q)
+        Q[..., h, :] = q
+        V[..., h, :] = q.reshape(*q.shape[:-1], S, A).max(axis=-1)
     return Solution(Q.reshape(*batch, H, S, A), V)
 
 
