@@ -24,6 +24,16 @@ def test_ensemble_equals_its_members_in_values_and_gradients():
         assert grad_norms[2] > 0 and torch.all(grad_norms[[0, 1, 3, 4]] == 0)
 
 
+def test_member_subset_runs_only_those_members():
+    torch.manual_seed(1)
+    net = EnsembleMLP(4, 3, (8,), 2)
+    x = torch.randn(2, 5, 3)
+    idx = torch.tensor([3, 1])
+    out = net(x, members=idx)
+    torch.testing.assert_close(out[0], net.member(3)(x[0]))
+    torch.testing.assert_close(out[1], net.member(1)(x[1]))
+
+
 def test_init_matches_nn_linear_bounds_and_weight_decay():
     layer = EnsembleLinear(4, 100, 8, weight_decay=0.5)
     assert layer.weight.abs().max() <= 0.1 and layer.bias.abs().max() <= 0.1

@@ -18,7 +18,15 @@ from latentlab.deeprl.nets import (
     save_checkpoint,
 )
 from latentlab.deeprl.ppo import PPO, PPOConfig, mdpo_penalty, policy_objective, value_objective
-from latentlab.deeprl.sac import SAC, SACConfig, actor_objective, router_regression_loss
+from latentlab.deeprl.sac import (
+    SAC,
+    CriticEnsemble,
+    SACConfig,
+    actor_objective,
+    critic_action_gradients,
+    critic_diversity_loss,
+    router_regression_loss,
+)
 from latentlab.deeprl.training import TrainingResult, curve_auc
 
 __all__ = [
@@ -29,6 +37,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "PPO", "PPOConfig", "policy_objective", "value_objective", "mdpo_penalty",
-    "SAC", "SACConfig", "actor_objective", "router_regression_loss",
+    "SAC", "SACConfig", "actor_objective", "router_regression_loss", "CriticEnsemble", "critic_diversity_loss",
+    "critic_action_gradients",
     "TrainingResult", "curve_auc",
 ]

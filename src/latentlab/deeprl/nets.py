@@ -172,13 +172,16 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(n_members, in_dim, out_dim).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(n_members, 1, out_dim).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``members``: optional indices ``(M,)``; then only those members are evaluated, on ``(M, B, in)``."""
+        weight, bias = (self.weight, self.bias) if members is None else (self.weight[members], self.bias[members])
+        n = weight.shape[0]
         if x.dim() == 2:
-            x = x.unsqueeze(0).expand(self.n_members, *x.shape)
-        if x.dim() != 3 or x.shape[0] != self.n_members or x.shape[-1] != self.in_dim:
-            raise ValueError(f"EnsembleLinear expects (N={self.n_members}, B, {self.in_dim}) or (B, {self.in_dim}), "
+            x = x.unsqueeze(0).expand(n, *x.shape)
+        if x.dim() != 3 or x.shape[0] != n or x.shape[-1] != self.in_dim:
+            raise ValueError(f"EnsembleLinear expects (N={n}, B, {self.in_dim}) or (B, {self.in_dim}), "
                              f"got {tuple(x.shape)}")
-        return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(bias, x, weight)
 
 
 class EnsembleMLP(nn.Module):
@@ -204,11 +207,14 @@ class EnsembleMLP(nn.Module):
                                     for i in range(len(sizes) - 1))
         self.activation = activations[activation]()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in)`` (same input to every member) or ``(N, B, in)`` -> ``(N, B, out)``."""
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, in)`` (same input to every member) or ``(N, B, in)`` -> ``(N, B, out)``.
+
+        With ``members`` (indices ``(M,)``) only those members run: ``(B, in)`` or ``(M, B, in)`` ->
+        ``(M, B, out)`` — e.g. each row through the one member it was assigned to."""
         for layer in self.layers[:-1]:
-            x = self.activation(layer(x))
-        return self.layers[-1](x)
+            x = self.activation(layer(x, members))
+        return self.layers[-1](x, members)
 
     def weight_decay_loss(self) -> torch.Tensor:
         r""":math:`\sum_\ell \lambda_\ell \tfrac12\|W_\ell\|^2`, summed over members."""

@@ -41,6 +41,30 @@ buffer 1e6, τ 0.005, γ 0.99, learning_starts 100, one gradient step per vector
 auto-α from 1.0 with target −|A|, log-std clipped to [−20, 2].  :meth:`SACConfig.cleanrl`
 gives CleanRL's ``sac_continuous_action.py`` (critic lr 1e-3, learning_starts 5000, actor and
 α updated every 2 steps twice, log-std squashed to [−5, 2]).
+
+**SAC-N / EDAC / RAVL critic ensembles** (``n_critics = N``, ``critic_diversity_coef = η``;
+An et al. 2021, Sims et al. 2024).  N critics replace the twin: the target and the actor use
+:math:`\min_{j\le N}`, and the critic loss gains EDAC's gradient-diversity term
+
+.. math::
+
+    L_Q &= \tfrac12\Big(\textstyle\sum_{j=1}^N\mathbb E[(Q_j(s,a)-y)^2] + \eta\,L_{\rm div}\Big),\\
+    L_{\rm div} &= \frac1{N-1}\,\mathbb E_{(s,a)}\sum_{i\ne j}\langle g_i,g_j\rangle,\qquad
+      g_j=\frac{\nabla_aQ_j(s,a)}{\|\nabla_aQ_j(s,a)\|+\varepsilon},
+
+evaluated at the batch's (s, a) (official EDAC/RAVL code; :func:`critic_diversity_loss`).
+N identical critics give :math:`L_{\rm div}=N` (each of the N(N−1) ordered pairs contributes 1);
+mutually orthogonal action-gradients give 0.  The overall factor ½ (kept from the twin-critic
+loss above) only rescales the loss; with Adam it matches EDAC's :math:`\sum_j\mathrm{MSE}_j+\eta L_{\rm div}`.
+With N = 2 and η = 0 the twin-critic path (two :class:`~latentlab.deeprl.nets.QNet`) is used,
+bit-identical to plain SAC; otherwise (or with ``vectorized_critics=True``) the critics are one
+:class:`CriticEnsemble` (an :class:`~latentlab.deeprl.nets.EnsembleMLP`, one ``baddbmm`` per
+layer).  EDAC's initialisation is available as config: hidden-layer critic biases 0.1
+(``critic_bias_init``), last critic layer :math:`U(-3\cdot10^{-3},3\cdot10^{-3})`
+(``critic_out_init``), actor trunk biases 0.1 and heads :math:`U(-10^{-3},10^{-3})`
+(``actor_bias_init``, ``actor_out_init``).  :meth:`SACConfig.edac` / :meth:`SACConfig.ravl` give
+the official RAVL/EDAC agent: N = 10, η = 1, 3x256 ReLU actor and critics, log-std clipped to
+[−5, 2], lr 3e-4 everywhere, γ 0.99, τ 5e-3, batch 256, auto-α with target −|A|.
 """
 
 from __future__ import annotations
@@ -62,10 +86,11 @@ from latentlab.deeprl._config import ConfigMixin, check_range
 from latentlab.deeprl.buffers import ReplayBuffer
 from latentlab.deeprl.distributions import MixtureGaussian, tanh_log_det
 from latentlab.deeprl.envs import EnvSpec, VecRunner, evaluate, make_vec, space_dims
-from latentlab.deeprl.nets import MixtureActor, QNet, load_checkpoint, save_checkpoint
+from latentlab.deeprl.nets import EnsembleMLP, MixtureActor, QNet, load_checkpoint, save_checkpoint
 from latentlab.deeprl.training import TrainingResult
 
-__all__ = ["SACConfig", "SAC", "actor_objective", "router_regression_loss"]
+__all__ = ["SACConfig", "SAC", "CriticEnsemble", "actor_objective", "router_regression_loss",
+           "critic_diversity_loss", "critic_action_gradients"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,20 @@ class SACConfig(ConfigMixin):
     eval_episodes: int = 10
     log_every: int = 250
     """Gradient steps between logged diagnostics."""
+    n_critics: int = 2
+    """N critics (SAC-N); target and actor use the minimum over all N."""
+    critic_diversity_coef: float = 0.0
+    """EDAC/RAVL η: weight of the action-gradient diversity loss (needs n_critics >= 2)."""
+    vectorized_critics: bool | None = None
+    """Critics as one EnsembleMLP; None: automatic (when n_critics != 2 or η > 0)."""
+    critic_bias_init: float | None = None
+    """Constant init of the critics' hidden-layer biases (EDAC: 0.1); None: PyTorch default."""
+    critic_out_init: float | None = None
+    """Last critic layer weights and bias ~ U(-c, c) (EDAC: 3e-3); None: PyTorch default."""
+    actor_bias_init: float | None = None
+    """Constant init of the actor trunk's biases (EDAC: 0.1); None: PyTorch default."""
+    actor_out_init: float | None = None
+    """Actor mean/log-std heads ~ U(-c, c) (EDAC: 1e-3); None: PyTorch default."""
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "n_envs", "buffer_size", "batch_size", "gradient_steps", "policy_frequency",
@@ -124,6 +163,15 @@ class SACConfig(ConfigMixin):
             check_range("alpha", self.alpha, 0.0)
         if self.mdpo_kl_coef is not None:
             check_range("mdpo_kl_coef", self.mdpo_kl_coef, 0.0, low_open=True)
+        check_range("n_critics", self.n_critics, 1)
+        check_range("critic_diversity_coef", self.critic_diversity_coef, 0.0)
+        if self.critic_diversity_coef > 0 and self.n_critics < 2:
+            raise ValueError(f"critic_diversity_coef > 0 needs n_critics >= 2, got n_critics={self.n_critics}")
+        if self.vectorized_critics is False and (self.n_critics != 2 or self.critic_diversity_coef > 0):
+            raise ValueError("vectorized_critics=False is only possible with n_critics=2 and critic_diversity_coef=0")
+        for name in ("critic_out_init", "actor_out_init"):
+            if getattr(self, name) is not None:
+                check_range(name, getattr(self, name), 0.0, low_open=True)
         if self.eval_component not in ("sample", "argmax"):
             raise ValueError(f"eval_component must be 'sample' or 'argmax', got {self.eval_component!r}")
 
@@ -132,12 +180,95 @@ class SACConfig(ConfigMixin):
         return cls(**{**dict(critic_lr=1e-3, alpha_lr=1e-3, learning_starts=5000, policy_frequency=2,
                              log_std_bounds=(-5.0, 2.0), log_std_mode="tanh"), **changes})
 
+    @classmethod
+    def edac(cls, **changes: Any) -> SACConfig:
+        """EDAC as in CORL's ``edac.py`` / the official RAVL agent: N = 10 critics, η = 1, 3x256 nets,
+        EDAC initialisation, log-std clipped to [-5, 2], lr 3e-4, γ 0.99, τ 5e-3, batch 256."""
+        return cls(**{**dict(n_critics=10, critic_diversity_coef=1.0, hidden=(256, 256, 256), batch_size=256,
+                             gamma=0.99, tau=5e-3, actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4,
+                             log_std_bounds=(-5.0, 2.0), log_std_mode="clip", critic_bias_init=0.1,
+                             critic_out_init=3e-3, actor_bias_init=0.1, actor_out_init=1e-3), **changes})
 
-def _min_q(critics: nn.ModuleList, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def ravl(cls, **changes: Any) -> SACConfig:
+        """RAVL's agent (official ``edge-of-reach`` defaults): EDAC's critic ensemble, N = 10, η = 1.
+
+        RAVL tunes N, η (and the rollout length / real ratio of the model-based loop) per dataset."""
+        return cls.edac(**changes)
+
+    @property
+    def uses_critic_ensemble(self) -> bool:
+        if self.vectorized_critics is not None:
+            return bool(self.vectorized_critics)
+        return self.n_critics != 2 or self.critic_diversity_coef > 0
+
+
+class CriticEnsemble(nn.Module):
+    """N Q-networks :math:`Q_j(s,a)` evaluated together (an :class:`EnsembleMLP` on ``[s, a]``).
+
+    ``forward(obs, actions)``: ``obs``/``actions`` with any common batch shape -> ``(N, *batch)``;
+    with ``per_member=True`` the inputs are ``(N, B, ·)``, member j reading row j (used to take
+    each member's own action-gradient)."""
+
+    def __init__(self, n_critics: int, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (256, 256)) -> None:
+        super().__init__()
+        self.n_critics = int(n_critics)
+        self.net = EnsembleMLP(n_critics, obs_dim + act_dim, tuple(hidden), 1, "relu")
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, per_member: bool = False) -> torch.Tensor:
+        x = torch.cat([obs, actions], dim=-1)
+        if per_member:
+            return self.net(x).squeeze(-1)
+        batch = x.shape[:-1]
+        return self.net(x.reshape(-1, x.shape[-1])).reshape(self.n_critics, *batch)
+
+
+def _min_q(critics: nn.Module, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     """min_j Q_j(s, a); ``actions`` may carry a component axis (B, K, A)."""
     if actions.dim() == obs.dim() + 1:
         obs = obs.unsqueeze(-2).expand(*actions.shape[:-1], obs.shape[-1])
+    if isinstance(critics, CriticEnsemble):
+        return critics(obs, actions).min(0).values
     return torch.min(critics[0](obs, actions), critics[1](obs, actions))
+
+
+def critic_action_gradients(critics: CriticEnsemble, obs: torch.Tensor, actions: torch.Tensor,
+                            create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Each member's action-gradient :math:`\nabla_aQ_j(s,a)` at the batch's ``(s, a)``.
+
+    Returns ``(q, grads)``: ``q`` (N, B) (differentiable w.r.t. the critics' parameters, so the
+    TD loss can reuse it) and ``grads`` (N, B, A) (with ``create_graph`` so that a loss on them
+    trains the critics)."""
+    n = critics.n_critics
+    obs_n = obs.unsqueeze(0).expand(n, *obs.shape)
+    act_n = actions.detach().unsqueeze(0).expand(n, *actions.shape).clone().requires_grad_(True)
+    q = critics(obs_n, act_n, per_member=True)
+    (grads,) = torch.autograd.grad(q.sum(), act_n, create_graph=create_graph)
+    return q, grads
+
+
+def critic_diversity_loss(action_grads: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    r"""EDAC's gradient-diversity loss from the members' action-gradients ``(N, B, A)``:
+
+    .. math::
+
+        L_{\rm div}=\frac1{N-1}\,\frac1B\sum_b\sum_{i\ne j}\langle g_i^b,g_j^b\rangle,\qquad
+        g_j^b=\frac{\nabla_aQ_j(s_b,a_b)}{\|\nabla_aQ_j(s_b,a_b)\|+\varepsilon},
+
+    computed as :math:`\|\sum_jg_j\|^2-\sum_j\|g_j\|^2` per sample (the same number as the
+    official masked N x N Gram matrix, in O(NA) instead of O(N^2A)).  This is the normalisation
+    of the official EDAC/RAVL code (``sum over i != j``, divided by N − 1): N identical critics
+    give exactly N (up to ε), mutually orthogonal gradients give 0, and the range is
+    :math:`[-N/(N-1), N]` (the minimum is reached by unit gradients that sum to zero)."""
+    if action_grads.dim() != 3:
+        raise ValueError(f"action_grads must have shape (N, B, A), got {tuple(action_grads.shape)}")
+    n = action_grads.shape[0]
+    if n < 2:
+        raise ValueError(f"the diversity loss needs N >= 2 critics, got N={n}")
+    g = action_grads / (action_grads.norm(dim=-1, keepdim=True) + eps)
+    total = g.sum(0)
+    off_diagonal = total.pow(2).sum(-1) - g.pow(2).sum((0, -1))
+    return off_diagonal.mean() / (n - 1)
 
 
 def router_regression_loss(weights: torch.Tensor, winner: torch.Tensor) -> torch.Tensor:
@@ -147,7 +278,7 @@ def router_regression_loss(weights: torch.Tensor, winner: torch.Tensor) -> torch
     return F.mse_loss(weights, F.one_hot(winner, weights.shape[-1]).to(weights.dtype))
 
 
-def actor_objective(dist: MixtureGaussian, critics: nn.ModuleList, obs: torch.Tensor, alpha: torch.Tensor | float,
+def actor_objective(dist: MixtureGaussian, critics: nn.Module, obs: torch.Tensor, alpha: torch.Tensor | float,
                     generator: torch.Generator | None, old_dist: MixtureGaussian | None = None,
                     kl_coef: float | None = None, router_coef: float = 1.0
                     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -210,7 +341,12 @@ class SAC:
             torch.manual_seed(init_seed)
             self.actor = MixtureActor(self.obs_dim, self.act_dim, c.hidden, c.n_components, c.log_std_bounds,
                                       c.log_std_mode)
-            self.critics = nn.ModuleList([QNet(self.obs_dim, self.act_dim, c.hidden) for _ in range(2)])
+            self.critics: nn.Module
+            if c.uses_critic_ensemble:
+                self.critics = CriticEnsemble(c.n_critics, self.obs_dim, self.act_dim, c.hidden)
+            else:
+                self.critics = nn.ModuleList([QNet(self.obs_dim, self.act_dim, c.hidden) for _ in range(2)])
+            self._edac_init()
         self.critic_targets = copy.deepcopy(self.critics).requires_grad_(False)
         self.old_actor = copy.deepcopy(self.actor).requires_grad_(False) if c.mdpo_kl_coef is not None else None
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, foreach=True)
@@ -232,6 +368,41 @@ class SAC:
             return cls(probe.observation_space, probe.action_space, config, seed)
         finally:
             probe.close()
+
+    def _edac_init(self) -> None:
+        c = self.config
+        with torch.no_grad():
+            if c.uses_critic_ensemble:
+                layers = list(self.critics.net.layers)  # type: ignore[union-attr]
+                members = [layers]
+            else:
+                members = [[m for m in q.modules() if isinstance(m, nn.Linear)] for q in self.critics]
+            for layers in members:
+                if c.critic_bias_init is not None:
+                    for layer in layers[:-1]:
+                        layer.bias.fill_(c.critic_bias_init)
+                if c.critic_out_init is not None:
+                    layers[-1].weight.uniform_(-c.critic_out_init, c.critic_out_init)
+                    layers[-1].bias.uniform_(-c.critic_out_init, c.critic_out_init)
+            if c.actor_bias_init is not None:
+                for m in self.actor.trunk.modules():
+                    if isinstance(m, nn.Linear):
+                        m.bias.fill_(c.actor_bias_init)
+            if c.actor_out_init is not None:
+                for head in (self.actor.mean, self.actor.log_std):
+                    head.weight.uniform_(-c.actor_out_init, c.actor_out_init)
+                    head.bias.uniform_(-c.actor_out_init, c.actor_out_init)
+
+    @property
+    def n_critics(self) -> int:
+        return self.config.n_critics
+
+    def q_values(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """All N critic values :math:`Q_j(s,a)`, shape ``(N, *batch)`` (no gradient; ``actions`` in [-1, 1])."""
+        with torch.no_grad():
+            if isinstance(self.critics, CriticEnsemble):
+                return self.critics(obs, actions)
+            return torch.stack([q(obs, actions) for q in self.critics])
 
     @property
     def alpha(self) -> float:
@@ -274,12 +445,18 @@ class SAC:
             next_logp = next_logp_all.gather(-1, pick).squeeze(-1)
             target_q = _min_q(self.critic_targets, next_obs, next_actions) - alpha * next_logp
             y = rewards + c.gamma * (1.0 - terminated) * target_q
-        q1, q2 = self.critics[0](obs, actions), self.critics[1](obs, actions)
-        critic_loss = 0.5 * (F.mse_loss(q1, y) + F.mse_loss(q2, y))
-        self.critic_optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic_optimizer.step()
-        out = {"critic_loss": float(critic_loss.detach()), "q1": float(q1.mean().detach())}
+        if isinstance(self.critics, CriticEnsemble):
+            out = self._ensemble_critic_step(obs, actions, y)
+        else:
+            q1, q2 = self.critics[0](obs, actions), self.critics[1](obs, actions)
+            critic_loss = 0.5 * (F.mse_loss(q1, y) + F.mse_loss(q2, y))
+            self.critic_optimizer.zero_grad()
+            critic_loss.backward()
+            self.critic_optimizer.step()
+            out = {"critic_loss": float(critic_loss.detach()), "q1": float(q1.mean().detach())}
+            with torch.no_grad():
+                out["q_mean"] = 0.5 * (out["q1"] + float(q2.mean()))
+                out["q_max"] = float(torch.maximum(q1, q2).max())
         if self.n_updates % c.policy_frequency == 0:
             self.critics.requires_grad_(False)  # the actor loss needs dQ/da only
             for _ in range(c.policy_frequency):
@@ -304,6 +481,30 @@ class SAC:
         with torch.no_grad():
             torch._foreach_lerp_(list(self.critic_targets.parameters()), list(self.critics.parameters()), c.tau)
         self.n_updates += 1
+        return out
+
+    def _ensemble_critic_step(self, obs: torch.Tensor, actions: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        eta = self.config.critic_diversity_coef
+        critics: CriticEnsemble = self.critics  # type: ignore[assignment]
+        if eta > 0:
+            q_all, grads = critic_action_gradients(critics, obs, actions)
+            diversity = critic_diversity_loss(grads)
+        else:
+            q_all, diversity = critics(obs, actions), None
+        critic_loss = 0.5 * (q_all - y).pow(2).mean(-1).sum()
+        if diversity is not None:
+            critic_loss = critic_loss + 0.5 * eta * diversity
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        with torch.no_grad():
+            q = q_all.detach()
+            out = {"critic_loss": float(critic_loss.detach()), "q1": float(q[0].mean()),
+                   "q_mean": float(q.mean()), "q_max": float(q.max())}
+            if q.shape[0] > 1:
+                out["q_std"] = float(q.std(0).mean())
+        if diversity is not None:
+            out["critic_diversity"] = float(diversity.detach())
         return out
 
     def refresh_old_actor(self) -> None:
