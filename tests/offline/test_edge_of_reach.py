@@ -282,3 +282,33 @@ def test_trainer_runs_on_edge_of_reach_with_diagnostics():
     s = torch.as_tensor(obs[:5])
     a = torch.zeros(5, 2)
     torch.testing.assert_close(trainer.soft_q_true(s, a, n_samples=1, horizon=1), dyn.step(s, a)[1])
+
+
+def test_edge_diagnostic_reports_the_ensemble_spread_per_rollout_step():
+    # RAVL's pessimism is min over N critics = mean - O(spread): the diagnostic records the spread
+    # (std over the critics) per first-seen step, identical to what SAC.q_values gives
+    dyn = EdgeOfReach2DDynamics()
+    data = edge_of_reach_dataset(n_episodes=4, seed=0)
+    agent = SAC(BOX2, BOX2, SACConfig.ravl(hidden=(8, 8), n_critics=4, batch_size=16), seed=3)
+    rc = RolloutConfig(epochs=1, updates_per_epoch=1, rollout_batch=10, rollout_length=2, batch_size=16,
+                       diag_states=200, diag_mc_samples=1, diag_mc_horizon=2, eval_every=0)
+    trainer = ModelRolloutTrainer(agent, data, dyn, rc, true_dynamics=dyn, seed=0)
+    trainer.train()
+    d = trainer.history.edge[-1]
+    assert len(d["q_std"]) == len(d["steps"]) == 3
+    assert all(v > 0 for v in d["q_std"])
+    # independent members: the ensemble is not initialised identically (a zero spread would make min = mean)
+    s, a = torch.rand(64, 2) * 2 - 1, torch.rand(64, 2) * 2 - 1
+    assert float(agent.q_values(s, a).std(0).mean()) > 0
+
+
+def test_paper_config_sets_tau_and_lr_and_reads_the_spread():
+    from latentlab.papers.edge_of_reach import Config, _edge_spread, _sac_config
+
+    for arm in ("A", "D", "F"):
+        c = _sac_config(Config(tau=0.05, lr=1e-3), arm)
+        assert (c.tau, c.actor_lr, c.critic_lr, c.alpha_lr) == (0.05, 1e-3, 1e-3, 1e-3)
+    assert _sac_config(Config(), "D").n_critics == 10 and _sac_config(Config(), "A").n_critics == 2
+    hist = {"edge": [{"steps": [0, 1, 2], "q_std": [0.1, 0.2, 0.3]}, {"steps": [0, 1, 2], "q_std": [0.3, 0.4, 0.5]}]}
+    assert _edge_spread(hist, 2) == pytest.approx((0.2, 0.4))
+    assert all(np.isnan(_edge_spread({"edge": []}, 2)))

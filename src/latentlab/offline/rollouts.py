@@ -201,7 +201,8 @@ class TrainerHistory:
     returns: list[tuple[int, float]] = field(default_factory=list)
     """(updates, mean return of the deterministic policy from the true start distribution)."""
     edge: list[dict[str, Any]] = field(default_factory=list)
-    """(updates, per first-seen step t = 0..k: count, mean |Q - Q_true|, mean Q - Q_true, mean Q, mean Q_true)."""
+    """(updates, per first-seen step t = 0..k: count, mean |Q - Q_true|, mean Q - Q_true, mean Q, mean Q_true,
+    mean over states of the std of Q over the critics — the ensemble spread RAVL's min-over-N turns into pessimism)."""
     model_buffer_size: list[int] = field(default_factory=list)
     penalty_mean: list[float] = field(default_factory=list)
     """Mean penalty u(s, a) (before the λ factor) over the epoch's rollouts (only with a ``penalty``)."""
@@ -429,7 +430,7 @@ class ModelRolloutTrainer:
         states, steps = batch.states_by_step()
         states, first = _unique_first_seen(states, steps)  # one row per distinct state
         groups: dict[str, Any] = {"updates": self.agent.n_updates, "steps": [], "count": [], "abs_error": [],
-                                  "error": [], "q": [], "q_true": []}
+                                  "error": [], "q": [], "q_true": [], "q_std": []}
         chosen_states, chosen_group = [], []
         for t in range(int(first.max()) + 1):
             idx = torch.nonzero(first == t).ravel()
@@ -443,7 +444,9 @@ class ModelRolloutTrainer:
         s = torch.cat(chosen_states)
         group = torch.cat(chosen_group)
         a, _ = self._policy(s, self.diag_generator)
-        q = self.agent.q_values(s, a).min(0).values
+        q_all = self.agent.q_values(s, a)
+        q = q_all.min(0).values
+        q_spread = q_all.std(0) if q_all.shape[0] > 1 else torch.zeros_like(q)
         q_true = self.soft_q_true(s, a)
         for t in groups["steps"]:
             m = group == t
@@ -452,6 +455,7 @@ class ModelRolloutTrainer:
             groups["error"].append(float(err.mean()))
             groups["q"].append(float(q[m].mean()))
             groups["q_true"].append(float(q_true[m].mean()))
+            groups["q_std"].append(float(q_spread[m].mean()))
         return groups
 
     def evaluate(self, n: int | None = None, horizon: int | None = None) -> float:

@@ -38,14 +38,30 @@ Free knobs, fixed ONCE here before any experiment was run (never retuned after s
 * k = 5, real ratio ρ = 0.05, model buffer R = 5 epochs, batch 256, 1000 updates per epoch,
   rollout batch 5000 start states (A, D) / 500 full-horizon rollouts (F, the same 25 000 model
   transitions per epoch);
-* networks 64-64 ReLU (actor and every critic) at smoke/quick, 128-128 at full; SAC lr 3e-4,
-  τ 5e-3, γ 0.99, auto-α (target −|A|), log-std clipped to [−5, 2] for every arm; arm D adds EDAC's
-  initialisation (``SACConfig.ravl``).
+* networks 64-64 ReLU (actor and every critic) at smoke/quick, 128-128 at full; γ 0.99, auto-α
+  (target −|A|), log-std clipped to [−5, 2] for every arm; arm D adds EDAC's initialisation
+  (``SACConfig.ravl``).  τ and the learning rate: see "Budget" (changed from the spec's 5e-3 / 3e-4
+  on 2026-11-24 after pilot runs on seeds 1000+, before the quick verdicts below were measured).
 
-Budget (measured before fixing it): on the shared 2-core machine one update of the 10-critic
-η = 1 agent at 64 wide takes ~25 ms (~40 upd/s under load from other jobs), SAC-2 ~8 ms, so the
-spec's "10k updates per arm" would take ~6-7 min per seed.  **Quick therefore runs 5 000 updates
-per arm and 2 seeds** (one seed per worker, both in parallel).
+Budget (quick: 5 000 updates per arm, 2 seeds, arms A, D, F; τ = 0.05, lr 1e-3)
+-------------------------------------------------------------------------------
+The first quick version (τ 5e-3, lr 3e-4, 5k updates) measured nothing: with Polyak targets the
+values can only move by about one Bellman backup per 1/τ updates, so U updates give ≈ τU
+backups and :math:`Q\approx(1-\gamma^{\tau U})Q^\pi`.  τU = 25 at 5k updates (Q at ~22% of its
+value: every arm *under*-estimated, ratio ≈ 1 at every rollout step), and even the spec's 10k
+give only 40%.  Pilot runs on seed 1000 (64 wide, 1000 updates per epoch; not claim seeds):
+
+* τ = 0.05 gives τU = 250 backups in 5k updates (γ^250 ≈ 0.08).  The untruncated arm F then
+  converges within ~3k updates (seed 1000: batch-mean Q 94.7 / 95.9 / 96.1 at 3k / 4k / 5k against
+  a Monte-Carlo soft value ≈ 93.5, normalised return 0.95), so "does not converge yet" can no
+  longer explain a missing divergence — the point of the change.
+* lr 1e-3 (actor, critics, α) rather than 3e-4: at 3e-4 α decays too slowly (0.23 after 5k
+  updates) and F's *soft* Q, which includes the entropy bonus α·H(π), sits at ≈ 128 > 100 although
+  F does not diverge; the R_max/(1−γ) bound of the claims is for the reward-only value, so α must
+  have decayed (1e-3: α ≈ 0.01 at 5k) for the bound to be a fair test.
+* cost (seed 1000, this shared 2-core machine, one process): A ≈ 35 s, D ≈ 66 s, F ≈ 29 s per 5k
+  updates, so 3 arms x 5k fit one seed per worker, both seeds in parallel, within ~5 minutes.
+  The spec's 10k per arm does not fit.  The thresholds are the spec's, unchanged.
 
 Metrics and claims (thresholds from the spec, fixed before running)
 -------------------------------------------------------------------
@@ -79,7 +95,14 @@ What differs from the paper
 The paper's own toy environment is not transcribed; this one is our re-creation of its idea.
 No D4RL / MuJoCo, no Pendulum arms (spec's full budget lists Pendulum A/B/D/E: not implemented
 yet), no V-D4RL.  The spec's "oracle patch" extra check is not run.  5k (not 10k) updates at
-quick (measured budget above).  Measured verdicts and an exploratory 30k-update run: ``docs/papers/edge-of-reach.md``.
+quick, with τ = 0.05 and lr 1e-3 instead of 5e-3 / 3e-4 (see Budget).
+
+Quick verdicts (2026-11-24, seeds 0-1, 248 s wall): A diverges (max batch-mean Q 276 / 335 > 100)
+while untruncated F converges (94 / 96, PASS) — the paper's mechanism — but A stays below the
+spec's 10 × bound (FAIL), its return does not collapse (FAIL), the error is not localised at the
+edge (ratio 1.07, FAIL), and RAVL diverges too (FAIL): its 10 critics have almost no spread at the
+edge-of-reach states of this 2-D toy (std ≈ 0.3-1.8 on Q ≈ 500-1000), so min over N adds no
+pessimism there; no implementation bug was found.  Details: ``docs/papers/edge-of-reach.md``.
 """
 
 from __future__ import annotations
@@ -121,6 +144,10 @@ class Config:
     retain_epochs: int = 5
     real_ratio: float = 0.05
     batch_size: int = 256
+    tau: float = 0.05
+    """Polyak rate of the target critics (spec/RAVL: 5e-3; see "Budget" in the module docstring)."""
+    lr: float = 1e-3
+    """Adam learning rate of actor, critics and α (spec/RAVL: 3e-4; see "Budget")."""
     n_critics: int = 10
     eta: float = 1.0
     horizon: int = 50
@@ -182,7 +209,7 @@ PAPER = Paper(
                                diag_mc_horizon=40, eval_episodes=8, n_episodes=20),
                         seeds=2, note="seconds; verdicts INCONCLUSIVE"),
         "quick": Budget(Config(), seeds=2,
-                        note="arms A, D, F on EdgeOfReach2D; 64-wide; 5k updates per arm (measured budget)"),
+                        note="arms A, D, F; 64-wide; 5k updates per arm; tau 0.05, lr 1e-3 (see Budget)"),
         "full": Budget(Config(arms=("A", "B", "D", "E", "F"), hidden=(128, 128), epochs=30), seeds=3,
                        note="all arms incl. the learned-model arms B and E; 128-wide; 30k updates"),
     },
@@ -195,8 +222,9 @@ PAPER = Paper(
 
 
 def _sac_config(config: Config, arm: str) -> SACConfig:
-    common = dict(hidden=tuple(config.hidden), batch_size=config.batch_size, gamma=GAMMA, tau=5e-3, actor_lr=3e-4,
-                  critic_lr=3e-4, alpha_lr=3e-4, log_std_bounds=(-5.0, 2.0), log_std_mode="clip")
+    common = dict(hidden=tuple(config.hidden), batch_size=config.batch_size, gamma=GAMMA, tau=config.tau,
+                  actor_lr=config.lr, critic_lr=config.lr, alpha_lr=config.lr, log_std_bounds=(-5.0, 2.0),
+                  log_std_mode="clip")
     if arm in ("D", "E"):
         return SACConfig.ravl(n_critics=config.n_critics, critic_diversity_coef=config.eta, **common)
     return SACConfig(**common)
@@ -236,6 +264,17 @@ def _edge_ratio(history: dict, k: int) -> float:
             e0, ek = d["abs_error"][d["steps"].index(0)], d["abs_error"][d["steps"].index(k)]
             ratios.append(ek / max(e0, 1e-9))
     return float(np.median(ratios)) if ratios else float("nan")
+
+
+def _edge_spread(history: dict, k: int) -> tuple[float, float]:
+    """Ensemble spread (std of Q over the critics) on dataset (step 0) and edge (step k) states, median over the
+    diagnostic checkpoints."""
+    s0, sk = [], []
+    for d in history["edge"]:
+        if 0 in d["steps"] and k in d["steps"] and "q_std" in d:
+            s0.append(d["q_std"][d["steps"].index(0)])
+            sk.append(d["q_std"][d["steps"].index(k)])
+    return (float(np.median(s0)), float(np.median(sk))) if s0 else (float("nan"), float("nan"))
 
 
 def run(config: Config, seed: int, ctx: RunContext) -> dict:
@@ -289,6 +328,9 @@ def run(config: Config, seed: int, ctx: RunContext) -> dict:
         metrics["d_edge_error_ratio"] = _edge_ratio(arms["D"], k)
         if not math.isfinite(metrics["d_edge_error_ratio"]):
             del metrics["d_edge_error_ratio"]
+        std0, stdk = _edge_spread(arms["D"], k)
+        if math.isfinite(std0):
+            metrics["d_q_std_dataset"], metrics["d_q_std_edge"] = std0, stdk
     if "F" in arms:
         metrics["f_max_q_over_bound"] = arms["F"]["max_batch_mean_q"] / BOUND
     if "D" in arms and "E" in arms:
@@ -328,6 +370,9 @@ def _detail(metric: str, results: list[dict]) -> str:
             "{:.2f} / {:.2f} / {:.2f}", "a_final_norm_return", "d_final_norm_return", "f_final_norm_return")
     if metric == "a_edge_error_ratio":
         return "same ratio for RAVL (D) per seed: " + per_seed("{:.2f}", "d_edge_error_ratio")
+    if metric == "d_max_q_over_bound":
+        return "RAVL's ensemble spread std_j Q_j on dataset / edge (step k) states per seed: " + per_seed(
+            "{:.3g} / {:.3g}", "d_q_std_dataset", "d_q_std_edge")
     return ""
 
 
