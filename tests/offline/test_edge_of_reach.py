@@ -20,6 +20,7 @@ from latentlab.offline.envs import (
     edge_of_reach_dataset,
 )
 from latentlab.offline.rollouts import ModelBuffer, ModelRolloutTrainer, RolloutConfig, first_seen_steps
+from tests.deeprl.test_algorithms import ContinuousIdentity
 
 BOX2 = gym.spaces.Box(-1, 1, (2,), np.float32)
 
@@ -121,22 +122,6 @@ def test_sac_n_config_presets_and_validation():
     assert agent.q_values(b["obs"], b["actions"]).shape == (10, 9)
     out = agent.update(b)
     assert {"critic_diversity", "q_std", "q_mean"} <= set(out)
-
-
-class ContinuousIdentity(gym.Env):
-    """One-step episodes: obs x ~ U[-1, 1], reward -(a - x)^2."""
-
-    def __init__(self) -> None:
-        self.observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-        self.action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.x = float(self.np_random.uniform(-1, 1))
-        return np.array([self.x], np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), -float((float(action[0]) - self.x) ** 2), True, False, {}
 
 
 def test_sac_n_with_diversity_learns_a_trivial_task():
