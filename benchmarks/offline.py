@@ -8,10 +8,14 @@ batching differs.
   ``GaussianEnsembleDynamics.step`` (7 members, 5 elites, RAVL's 4x200 SiLU, 3-D state and 1-D
   action, 1,000 rows per call: pick an elite per row, sample mean + sigma * noise), against a loop
   that runs each of the 7 member networks on the batch, stacks their outputs and then does the
-  same soft log-variance clamp, elite pick and sampling.  The library groups the rows by their
-  elite and runs the E elites once on an ``(E, max group, in)`` block, so most of this ratio comes
-  from not evaluating members a row does not use; a loop that groups the same way (each elite on
-  its own rows) is measured too and reported as ``..._vs_grouped_loop`` (not targeted).
+  same soft log-variance clamp, elite pick and sampling.  The library evaluates each row with its
+  own elite only (on CPU a loop over the elites on their rows; on an accelerator one batched
+  forward of a zero-padded ``(E, max group, in)`` block — on one CPU thread that block was 1.6x
+  slower than the loop at 4x200, because the layers are compute-bound), so this ratio comes from
+  not evaluating members a row does not use, not from batching; a loop that groups the same way
+  is measured too and reported as ``..._vs_grouped_loop`` (not targeted; expected about 1).
+* ``gemm_10x256x256x256_*``: the rate of one batched matmul over 10 members vs 10 separate ones at
+  RAVL's layer size (the compute bound that caps what batching can gain on one CPU thread).
 * ``ravl_critic_updates_per_s``: critic-ensemble updates per second of a RAVL/EDAC critic step
   (10 critics, 3x256 ReLU, batch 256, obs 17 / act 6 as in MuJoCo Hopper-size tasks): target
   critics on (s', a'), min over critics, squared TD error of every critic plus eta = 1 times the
@@ -194,6 +198,18 @@ def _sac_ravl(updates: int) -> float:
     return max(updates / _time(lambda: agent.update(batch), updates) for _ in range(2))
 
 
+def _gemm_roofline(n: int = 10, rows: int = 256, width: int = 256, reps: int = 100) -> dict[str, float]:
+    """GMAC/s of one batched ``baddbmm`` over n members vs n separate ``addmm`` calls at RAVL's layer size.
+
+    When both reach the same rate the ensemble layer is compute-bound: batching removes call
+    overhead only, so no layout can make the vectorised critic step much faster than the loop."""
+    x, w, b = torch.randn(n, rows, width), torch.randn(n, width, width), torch.randn(n, 1, width)
+    macs = n * rows * width * width
+    batched = min(_time(lambda: torch.baddbmm(b, x, w), reps) for _ in range(3)) / reps
+    looped = min(_time(lambda: [torch.addmm(b[i], x[i], w[i]) for i in range(n)], reps) for _ in range(3)) / reps
+    return {"batched_gmac_per_s": macs / batched / 1e9, "loop_gmac_per_s": macs / looped / 1e9}
+
+
 def run(quick: bool = False) -> dict:
     calls, updates = (20, 10) if quick else (100, 40)
     dyn = _dynamics((200, 200, 200, 200), 1000, calls)
@@ -201,6 +217,7 @@ def run(quick: bool = False) -> dict:
     crit = _critics(17, 6, 256, updates)
     crit_small = _critics(3, 1, 64, 4 * updates)
     sac_ravl = _sac_ravl(updates)
+    gemm = _gemm_roofline()
     measurements = {
         "dynamics_7x4x200_b1000_vectorised_transitions_per_s": dyn["vectorised"],
         "dynamics_7x4x200_b1000_loop_transitions_per_s": dyn["loop"],
@@ -216,6 +233,8 @@ def run(quick: bool = False) -> dict:
         "ravl_10x3x64_pendulum_loop_updates_per_s": crit_small["loop"],
         "ravl_10x3x64_vs_loop": crit_small["vectorised"] / crit_small["loop"],
         "sac_ravl_full_update_10x3x256_updates_per_s": sac_ravl,
+        "gemm_10x256x256x256_batched_gmac_per_s": gemm["batched_gmac_per_s"],
+        "gemm_10x256x256x256_loop_gmac_per_s": gemm["loop_gmac_per_s"],
         "step_calls": calls, "critic_updates": updates,
     }
     return {

@@ -276,3 +276,16 @@ def test_fit_selects_elites_by_validation_mse_and_implements_dynamics(fitted):
     assert result.elites == sorted(best.tolist()) == model.elites.tolist()
     assert result.holdout_indices is not None and len(result.holdout_indices) == result.n_holdout == 600
     assert result.lr_drops in (0, 1) and len(result.holdout_mse) == result.epochs
+
+
+def test_grouped_evaluation_equals_the_full_ensemble_on_both_paths():
+    """Each row through its own elite only (CPU loop and accelerator block layouts) = picking from all members."""
+    model = GaussianEnsembleDynamics(3, 1, EnsembleDynamicsConfig(hidden=(16, 16)), seed=0)
+    x = torch.randn(101, 4)
+    pick = torch.randint(len(model.elites), (101,), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full_mean, full_logvar = model._forward(x)
+        rows = torch.arange(101)
+        for mean, logvar in (model._grouped_by_loop(x, pick), model._grouped_by_block(x, pick)):
+            torch.testing.assert_close(mean, full_mean[model.elites[pick], rows])
+            torch.testing.assert_close(logvar, full_logvar[model.elites[pick], rows])

@@ -325,10 +325,25 @@ class GaussianEnsembleDynamics(nn.Module):
         return self.predict(obs, actions, members).means[..., :self.obs_dim].mean(0)
 
     def _forward_grouped(self, x: Tensor, pick: Tensor) -> tuple[Tensor, Tensor]:
-        """Row b through elite ``elites[pick[b]]`` only: rows are grouped by elite into an ``(E, M, in)`` block
-        (M = the largest group, the rest zero padding), one batched forward of the E elites, then scattered
-        back.  Costs about one member's forward over the batch instead of all N members'."""
+        """Row b through elite ``elites[pick[b]]`` only: about one member's forward over the batch instead of all
+        N members'.  On an accelerator the rows are grouped into one zero-padded ``(E, max group, in)`` block and
+        the E elites run in one batched forward; on CPU (one thread, compute-bound) a loop over the elites on
+        their own rows is faster (measured in ``benchmarks/offline.py``), so that is used there."""
+        return self._grouped_by_loop(x, pick) if x.device.type == "cpu" else self._grouped_by_block(x, pick)
+
+    def _grouped_by_loop(self, x: Tensor, pick: Tensor) -> tuple[Tensor, Tensor]:
+        mean = torch.empty(x.shape[0], self.out_dim, dtype=x.dtype, device=x.device)
+        logvar = torch.empty_like(mean)
+        for e in range(len(self.elites)):
+            rows = pick == e
+            m, lv = self._forward(x[rows], self.elites[e:e + 1])
+            mean[rows], logvar[rows] = m[0], lv[0]
+        return mean, logvar
+
+    def _grouped_by_block(self, x: Tensor, pick: Tensor) -> tuple[Tensor, Tensor]:
         E, B = len(self.elites), x.shape[0]
+        mean = torch.empty(B, self.out_dim, dtype=x.dtype, device=x.device)
+        logvar = torch.empty_like(mean)
         counts = torch.bincount(pick, minlength=E)
         order = torch.argsort(pick, stable=True)
         group = pick[order]
@@ -336,8 +351,6 @@ class GaussianEnsembleDynamics(nn.Module):
         blocks = x.new_zeros(E, int(counts.max()), x.shape[-1])
         blocks[group, slot] = x[order]
         mean_blocks, logvar_blocks = self._forward(blocks, self.elites)
-        mean, logvar = torch.empty(B, self.out_dim, dtype=x.dtype, device=x.device), torch.empty(
-            B, self.out_dim, dtype=x.dtype, device=x.device)
         mean[order], logvar[order] = mean_blocks[group, slot], logvar_blocks[group, slot]
         return mean, logvar
 
