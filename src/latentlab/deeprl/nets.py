@@ -172,8 +172,9 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(n_members, in_dim, out_dim).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(n_members, 1, out_dim).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        """``members``: optional indices ``(M,)``; then only those members are evaluated, on ``(M, B, in)``."""
+    def forward(self, x: torch.Tensor, members: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """``members``: optional indices ``(M,)`` or a slice (a view, no weight copy); then only those members
+        are evaluated, on ``(M, B, in)``."""
         weight, bias = (self.weight, self.bias) if members is None else (self.weight[members], self.bias[members])
         n = weight.shape[0]
         if x.dim() == 2:
@@ -207,7 +208,7 @@ class EnsembleMLP(nn.Module):
                                     for i in range(len(sizes) - 1))
         self.activation = activations[activation]()
 
-    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | slice | None = None) -> torch.Tensor:
         """``(B, in)`` (same input to every member) or ``(N, B, in)`` -> ``(N, B, out)``.
 
         With ``members`` (indices ``(M,)``) only those members run: ``(B, in)`` or ``(M, B, in)`` ->

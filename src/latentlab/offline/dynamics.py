@@ -280,7 +280,7 @@ class GaussianEnsembleDynamics(nn.Module):
     def n_members(self) -> int:
         return self.config.n_members
 
-    def _forward(self, x: Tensor, members: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def _forward(self, x: Tensor, members: Tensor | slice | None = None) -> tuple[Tensor, Tensor]:
         """Normalised inputs ``(B, in)`` or ``(N, B, in)`` -> normalised (mean, logvar), each ``(N, B, out)``
         (``(M, B, out)`` for a subset ``members`` of M member indices)."""
         out = self.net(x, members)
@@ -334,9 +334,9 @@ class GaussianEnsembleDynamics(nn.Module):
     def _grouped_by_loop(self, x: Tensor, pick: Tensor) -> tuple[Tensor, Tensor]:
         mean = torch.empty(x.shape[0], self.out_dim, dtype=x.dtype, device=x.device)
         logvar = torch.empty_like(mean)
-        for e in range(len(self.elites)):
+        for e, member in enumerate(self.elites.tolist()):
             rows = pick == e
-            m, lv = self._forward(x[rows], self.elites[e:e + 1])
+            m, lv = self._forward(x[rows], slice(member, member + 1))  # a view of that member's weights
             mean[rows], logvar[rows] = m[0], lv[0]
         return mean, logvar
 
