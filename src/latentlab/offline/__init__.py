@@ -69,6 +69,16 @@ from latentlab.offline.metrics import (
     state_action_coverage,
     trajectory_quality,
 )
+from latentlab.offline.mujoco import (
+    MUJOCO_EXPERT_IDS,
+    MUJOCO_MEDIUM_P,
+    LQRExpert,
+    MujocoDynamics,
+    linearize,
+    lqr_expert,
+    lqr_gain,
+    state_from_obs,
+)
 from latentlab.offline.rollouts import (
     ModelBuffer,
     ModelRolloutTrainer,
@@ -95,6 +105,9 @@ __all__ = [
     "termination_fn", "HEURISTICS", "CALIBRATION_HEURISTICS", "heuristic", "max_aleatoric", "max_pairwise_diff",
     "max_mean_deviation", "ensemble_std", "ensemble_variance", "ll_variance", "loo_kl", "penalty", "model_error",
     "spearman", "CalibrationResult", "calibrate",
+    # MuJoCo experts and oracle (the `mujoco` extra; imported lazily)
+    "MujocoDynamics", "LQRExpert", "lqr_expert", "lqr_gain", "linearize", "state_from_obs", "MUJOCO_EXPERT_IDS",
+    "MUJOCO_MEDIUM_P",
     # model rollouts: MBPO / MOPO / RAVL on deeprl's SAC
     "RolloutConfig", "ModelRolloutTrainer", "RolloutBatch", "ModelBuffer", "first_seen_steps", "TrainerHistory",
 ]

@@ -30,7 +30,10 @@ the data of a run whose quality grows linearly from 0 to the medium p / to 1 ove
 
 Behaviour policies (``behaviour="analytic"``): CartPole-v1 linear state feedback; Pendulum-v1
 energy-pumping swing-up with a PD balance controller near upright; MountainCar-v0 /
-MountainCarContinuous-v0 push in the direction of the velocity.  ``behaviour="dqn"`` (discrete
+MountainCarContinuous-v0 push in the direction of the velocity; InvertedPendulum-v5 /
+InvertedDoublePendulum-v5 (``mujoco`` extra) an LQR controller from the finite-difference
+linearisation at the upright equilibrium (:mod:`latentlab.offline.mujoco`, loaded on first use).
+``behaviour="dqn"`` (discrete
 envs, paper 59): an online DQN run whose every transition *is* the replay dataset; ``expert`` is
 its final greedy policy and ``noisy`` that policy with epsilon = 0.2; ``ref_min_score`` is the
 mean episode return of the random dataset and ``ref_max_score`` the best evaluation return of the
@@ -498,8 +501,26 @@ _MEDIUM_P: dict[str, float] = {"CartPole-v1": 0.5, "Pendulum-v1": 0.3, "Mountain
 """Per-step expert probability of the ``medium`` policy (normalised score about 1/3 to 1/2)."""
 
 
+_PLUGIN_EXPERTS: dict[str, str] = {"InvertedPendulum-v5": "latentlab.offline.mujoco",
+                                    "InvertedDoublePendulum-v5": "latentlab.offline.mujoco"}
+"""Env ids whose analytic expert lives in an optional module (imported on first use; it needs an extra)."""
+
+
+def _load_plugin_expert(env_id: str) -> None:
+    """Register the expert of ``env_id`` from its optional module (``_PLUGIN_EXPERTS``) on first use."""
+    if env_id in _EXPERTS or env_id not in _PLUGIN_EXPERTS:
+        return
+    import importlib
+
+    module = importlib.import_module(_PLUGIN_EXPERTS[env_id])
+    policy = module.lqr_expert(env_id)  # ImportError naming the extra when it is missing
+    _EXPERTS[env_id] = (policy, policy.name)
+    _MEDIUM_P[env_id] = module.MUJOCO_MEDIUM_P[env_id]
+
+
 def expert_policy(env_id: str) -> Policy:
     """The analytic expert of ``env_id`` (see the module docstring)."""
+    _load_plugin_expert(env_id)
     if env_id not in _EXPERTS:
         raise ValueError(f"no analytic expert for env_id {env_id!r}; available: {sorted(_EXPERTS)} "
                          "(for other discrete envs use behaviour='dqn')")
@@ -640,7 +661,8 @@ def make_dataset(env_id: str, recipe: str, size: int, seed: int, cache_dir: str 
     """Generate (or load from the cache) the ``recipe`` dataset of ``size`` transitions on ``env_id``.
 
     ``behaviour="analytic"`` uses the analytic expert (CartPole-v1, Pendulum-v1, MountainCar-v0,
-    MountainCarContinuous-v0); ``behaviour="dqn"`` uses an online DQN run of ``size`` transitions
+    MountainCarContinuous-v0; InvertedPendulum-v5 and InvertedDoublePendulum-v5 with the ``mujoco``
+    extra); ``behaviour="dqn"`` uses an online DQN run of ``size`` transitions
     (discrete envs; recipes random, mixed, replay/full-replay, noisy, expert — see
     :func:`dqn_behaviour_datasets`).  ``cache=False`` skips the disk cache.  ``n_envs`` vector
     copies collect the data (default: up to 16, fewer for small sizes so that every stream holds
@@ -661,6 +683,7 @@ def make_dataset(env_id: str, recipe: str, size: int, seed: int, cache_dir: str 
         raise ValueError(f"behaviour must be 'analytic' or 'dqn', got {behaviour!r}")
     if recipe == "replay":
         recipe = "full-replay"
+    _load_plugin_expert(env_id)  # MuJoCo experts: a clear ImportError naming the extra when it is missing
     if n_envs is None:
         horizon = _spaces(env_id)[2] or 1000
         n_envs = int(np.clip(size // (4 * horizon), 1, 16))
