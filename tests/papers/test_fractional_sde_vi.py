@@ -34,8 +34,10 @@ def test_covariance_metric_matches_the_spec_reference(smoke_result):
 
 @pytest.mark.parametrize(("good", "status"), [(True, "PASS"), (False, "FAIL")])
 def test_check_can_pass_and_fail(good, status):
-    value = {True: {"covariance_max_error": 0.002, "hurst_error": 0.01, "hurst_hat": 0.69},
-             False: {"covariance_max_error": 0.05, "hurst_error": 0.2, "hurst_hat": 0.5}}[good]
+    value = {True: {"covariance_max_error": 0.002, "hurst_error": 0.01, "hurst_hat": 0.69, "heldout_z_h07": 5.0,
+                    "heldout_absz_h05": 0.5},
+             False: {"covariance_max_error": 0.05, "hurst_error": 0.2, "hurst_hat": 0.5, "heldout_z_h07": 0.5,
+                     "heldout_absz_h05": 4.0}}[good]
     verdicts = paper.check([{**value, "seed": s} for s in range(3)], "quick")
     assert {v.status for v in verdicts} == {status}
 
@@ -43,3 +45,11 @@ def test_check_can_pass_and_fail(good, status):
 def test_figures_are_written(smoke_result, tmp_path: Path):
     paths = paper.figures([{**smoke_result, "seed": 0}], tmp_path)
     assert paths and all(p.exists() for p in paths)
+
+
+def test_results_without_the_heldout_comparison_are_inconclusive_not_dropped():
+    verdicts = paper.check([{"covariance_max_error": 0.002, "hurst_error": 0.01, "hurst_hat": 0.69, "seed": s}
+                            for s in range(3)], "quick")
+    assert len(verdicts) == len(paper.PAPER.claims)
+    by_name = {v.claim: v.status for v in verdicts}
+    assert by_name["fbm-beats-bm-heldout"] == by_name["bm-agrees-on-bm-data"] == "INCONCLUSIVE"
