@@ -154,8 +154,6 @@ CLAIMS = (
           "errors of the paired per-path differences.",
           metric="heldout_absz_h05", threshold=2.0, direction="<="),
 )
-# claims whose metric only exists in results that ran the held-out comparison; check() gives them no verdict
-# when no result carries their metric (run() always measures both at every budget)
 
 PAPER = Paper(
     slug="fractional-sde-vi",
