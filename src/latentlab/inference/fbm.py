@@ -37,6 +37,7 @@ __all__ = [
     "optimal_weights",
     "markov_approximation_covariance",
     "optimal_weights_torch",
+    "variogram_hurst",
 ]
 
 
@@ -175,3 +176,38 @@ def optimal_weights_torch(hurst, gammas: np.ndarray, horizon: float = 1.0, n_nod
     b = (integrand * w).sum(dim=1) / torch.exp(torch.lgamma(a1))
     A = torch.as_tensor(_gram(gammas, horizon), dtype=torch.float64)
     return torch.linalg.solve(A, b)
+
+
+def variogram_hurst(values: np.ndarray, times: np.ndarray, max_lag: float, n_bins: int = 8,
+                    noise_var: float = 0.0) -> float:
+    r"""Classical Hurst estimate from the variogram of (possibly irregular, noisy) observations.
+
+    For fBM, :math:`\mathbb E[(X_t-X_s)^2]=\sigma^2|t-s|^{2H}`; with i.i.d. observation noise of
+    variance :math:`\tau^2` the squared difference of two observations gains :math:`2\tau^2`.  All
+    within-path pairs with lag :math:`\le` ``max_lag`` are pooled into ``n_bins`` log-spaced lag bins;
+    :math:`\hat H` is half the least-squares slope of :math:`\log(\overline{(\Delta X)^2}-2\tau^2)`
+    against :math:`\log\overline{|t-s|}`.  ``values``/``times``: ``(n_paths, n_obs)``.  For processes
+    that are fBM-like only at short lags (fractional OU), keep ``max_lag`` small.
+    """
+    values, times = np.asarray(values, float), np.asarray(times, float)
+    if values.shape != times.shape or values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"values and times must both be (n_paths, n_obs >= 2), got {values.shape}, {times.shape}")
+    if max_lag <= 0 or n_bins < 2 or noise_var < 0:
+        raise ValueError(f"need max_lag > 0, n_bins >= 2, noise_var >= 0; got {max_lag}, {n_bins}, {noise_var}")
+    i, j = np.triu_indices(values.shape[1], k=1)
+    lags = np.abs(times[:, j] - times[:, i]).ravel()
+    squares = ((values[:, j] - values[:, i]) ** 2).ravel()
+    keep = (lags > 0) & (lags <= max_lag)
+    lags, squares = lags[keep], squares[keep]
+    if lags.size < n_bins:
+        raise ValueError(f"only {lags.size} pairs with lag <= max_lag={max_lag}; need at least n_bins={n_bins}")
+    edges = np.geomspace(lags.min(), lags.max() * (1 + 1e-12), n_bins + 1)
+    which = np.clip(np.searchsorted(edges, lags, side="right") - 1, 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    mean_lag = np.bincount(which, lags, n_bins) / np.maximum(counts, 1)
+    mean_sq = np.bincount(which, squares, n_bins) / np.maximum(counts, 1) - 2.0 * noise_var
+    ok = (counts > 0) & (mean_sq > 0)
+    if ok.sum() < 2:
+        raise ValueError("fewer than two lag bins with a positive noise-corrected variogram")
+    slope = np.polyfit(np.log(mean_lag[ok]), np.log(mean_sq[ok]), 1)[0]
+    return float(slope / 2.0)
