@@ -52,7 +52,7 @@ import numpy as np
 
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 from latentlab.tabular.grouping import (
     clustered_action_mdp,
     discounted_policy_value,
@@ -167,8 +167,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "losses" in r]
     if not results:
         return []
@@ -186,8 +184,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_ylabel("loss  mean_s (V* - V^pi)(s)  (exact)")
     ax.set_title(f"mean and range over {len(results)} seeds; x = selected G", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "loss_vs_groups.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "loss_vs_groups.png", dpi=100)
     return [path]

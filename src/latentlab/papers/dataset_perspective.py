@@ -86,7 +86,7 @@ from latentlab.offline.discrete import DiscreteConfig, fit
 from latentlab.offline.metrics import dataset_summary, normalized_entropy
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "DATASETS"]
 
@@ -317,8 +317,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     ok = [r for r in results if "definition_error" in r]
     if not ok:
         return []
@@ -343,10 +341,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         if sc is not None:
             fig.colorbar(sc, ax=ax, fraction=0.046)
     fig.suptitle(f"{_main(ok[0])['env_id']}: datasets in the (TQ, SACo) plane, {len(ok)} seeds", fontsize=9)
-    fig.tight_layout()
-    path = out_dir / "tq_saco_plane.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "tq_saco_plane.png", dpi=100)
     paths.append(path)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -368,9 +363,6 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_ylabel("normalised performance (mean over seeds)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "performance.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "performance.png", dpi=100)
     paths.append(path)
     return paths

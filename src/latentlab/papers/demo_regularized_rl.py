@@ -53,7 +53,7 @@ import numpy as np
 
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 from latentlab.tabular.demo_regularized import (
     DemoRegularizedUCBVI,
     behaviour_cloning,
@@ -203,8 +203,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "bc_kl" in r]
     if not results:
         return []
@@ -226,8 +224,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     axes[1].set_ylabel("online episodes")
     axes[1].set_title(f"mean over {len(results)} seeds (censored at the budget)", fontsize=9)
     axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "bc_kl_and_sample_complexity.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "bc_kl_and_sample_complexity.png", dpi=100)
     return [path]

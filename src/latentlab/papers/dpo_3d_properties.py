@@ -96,7 +96,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -275,8 +275,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         ax.set_xlabel("step")
     axes[0].legend(fontsize=7)
     axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(out_dir) / "dpo_3d_dynamics.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "dpo_3d_dynamics.png", dpi=90)
     return [path]

@@ -76,7 +76,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -301,8 +301,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("preference accuracy (noise-free labels)")
     ax.legend()
-    fig.tight_layout()
-    path = Path(out_dir) / "rm_generalisation.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "rm_generalisation.png", dpi=90)
     return [path]

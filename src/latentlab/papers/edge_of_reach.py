@@ -124,7 +124,7 @@ from latentlab.offline.envs import (
 from latentlab.offline.rollouts import ModelRolloutTrainer, RolloutConfig
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "BOUND"]
 
@@ -381,8 +381,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "arms" in r]
     if not results:
         return []
@@ -433,8 +431,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax_ret.set_ylabel("normalised 50-step return (deterministic policy)")
     ax_ret.set_title(f"return, {len(results)} seeds", fontsize=9)
     ax_ret.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "q_and_edge.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "q_and_edge.png", dpi=100)
     return [path]

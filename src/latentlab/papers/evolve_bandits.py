@@ -99,7 +99,7 @@ from latentlab.agents.policies import (
 from latentlab.agents.regret import checkpoints, classify_regret, fit_regret_curve, win_rate_table
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "make_environment"]
 
@@ -365,8 +365,6 @@ def _mean_ratio(result: dict, a: str, b: str) -> float:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "environments" in r]
     if not results:
         return []
@@ -386,8 +384,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         ax.set_xlabel("round T")
         ax.set_ylabel("cumulative pseudo-regret")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "regret_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "regret_curves.png", dpi=110)
     return [path]

@@ -73,7 +73,7 @@ from latentlab.inference.mjp import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -237,8 +237,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "losses" in r]
     if not results:
         return []
@@ -259,8 +257,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ratio = np.mean([r["rmse_ratio"] for r in results])
     ax_scatter.set_title(f"RMSE FIM / MLE = {ratio:.2f} (mean over seeds)", fontsize=9)
     ax_scatter.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "fim_rates.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "fim_rates.png", dpi=110)
     return [path]

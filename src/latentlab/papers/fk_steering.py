@@ -84,7 +84,7 @@ from latentlab.generative import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 SW_RATIO_MAX = 0.5
 SW_GAP_MAX = 0.0
@@ -276,8 +276,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "sweep" in r]
     if not results:
         return []
@@ -295,10 +293,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         axes[1].scatter(pts[:, 0], pts[:, 1], s=4, alpha=0.5, color="C3", label="best-of-n")
         axes[1].legend(loc="lower left", fontsize=7)
     fig.suptitle(f"Linear reward a=(1, 0.5), lambda=1 (seed {results[0]['seed']})")
-    fig.tight_layout()
-    paths.append(out_dir / "samples.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    paths.append(save_figure(fig, out_dir, "samples.png", dpi=90))
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ks = sorted(results[0]["sweep"], key=int)
@@ -317,8 +312,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax2.bar(labels, rates, color=["0.5", "C3", "C0"])
     ax2.set_ylabel("rare-region hit rate")
     ax2.set_title("region of 1% base mass")
-    fig.tight_layout()
-    paths.append(out_dir / "scaling_and_rare.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    paths.append(save_figure(fig, out_dir, "scaling_and_rare.png", dpi=90))
     return paths

@@ -114,7 +114,7 @@ from latentlab.inference.fbm import (
 from latentlab.inference.fractional_sde import FractionalOUVI, discretised_log_marginal, iwae, simulate_fractional_ou
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -312,8 +312,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "trace" in r]
     if not results:
         return []
@@ -346,8 +344,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     axes[3].set_xlabel("held-out path (sorted)")
     axes[3].set_ylabel("IWAE-64: MA-fBM - BM (nats)")
     axes[3].legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "fractional_sde_vi.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "fractional_sde_vi.png", dpi=110)
     return [path]

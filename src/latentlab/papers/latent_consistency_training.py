@@ -93,7 +93,7 @@ from latentlab.generative import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 SLCT_RATIO_MAX = 0.7
 CAUCHY_RATIO_MAX = 1.0
@@ -219,8 +219,6 @@ def _detail(results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "mmd" in r]
     if not results:
         return []
@@ -238,8 +236,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_ylabel("MMD to held-out latents")
     ax.set_title("Consistency training on impulsive latents")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "mmd_by_variant.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "mmd_by_variant.png", dpi=90)
     return [path]

@@ -72,7 +72,7 @@ from latentlab.agents.online import (
 from latentlab.agents.regret import checkpoints, regression_test, trend_test
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -234,8 +234,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "curves" in r]
     if not results:
         return []
@@ -250,8 +248,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         ax.set_ylabel("average regret Reg_t / t")
         ax.set_xscale("log")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "average_regret.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "average_regret.png", dpi=110)
     return [path]

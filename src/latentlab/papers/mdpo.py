@@ -83,7 +83,7 @@ from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig
 from latentlab.deeprl.mdpo import md_closed_form, mdpo_tabular_step, policy_evaluation, random_tabular_mdp
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -284,8 +284,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "runs" in r]
     if not results:
         return []
@@ -310,10 +308,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax_eval.set_xlabel("environment steps")
     ax_eval.set_ylabel("deterministic evaluation return (10 episodes)")
     ax_eval.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "cartpole_curves.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "cartpole_curves.png", dpi=100)
     paths.append(path)
 
     fig, (ax, ax_tab) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -333,9 +328,6 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax_tab.set_ylabel("max |pi_ours - pi_closed_form|")
     ax_tab.set_title("tabular MDPO vs exact mirror-descent step", fontsize=9)
     ax_tab.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "kl_and_tabular.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "kl_and_tabular.png", dpi=100)
     paths.append(path)
     return paths

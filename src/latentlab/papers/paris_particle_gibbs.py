@@ -78,7 +78,7 @@ from latentlab.inference.smc import LagOneProduct, PaRISScore, PPGScore, paris, 
 from latentlab.inference.ssm import LinearGaussianSSM, exact_lag_one_moments, exact_score_A
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -240,8 +240,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "smoothing" in r]
     if not results:
         return []
@@ -262,10 +260,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     axes[2].legend(fontsize=8)
     fig.suptitle(f"smoothed sum x_t x_(t-1): N={results[0]['smoothing']['budget']} budget, "
                  f"{len(results)} seeds", fontsize=10)
-    fig.tight_layout()
-    path_a = out_dir / "bias_mse.png"
-    fig.savefig(path_a, dpi=110)
-    plt.close(fig)
+    path_a = save_figure(fig, out_dir, "bias_mse.png", dpi=110)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, color in (("exact", "k"), ("ppg", "C1"), ("paris", "C0")):
@@ -276,8 +271,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_xlabel("SGD step")
     ax.set_ylabel("mean diagonal of A")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path_b = out_dir / "learning.png"
-    fig.savefig(path_b, dpi=110)
-    plt.close(fig)
+    path_b = save_figure(fig, out_dir, "learning.png", dpi=110)
     return [path_a, path_b]

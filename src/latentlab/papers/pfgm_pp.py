@@ -86,7 +86,7 @@ from latentlab.generative import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 LARGE_D = 1e7
 LARGE_D_REL_GAP_MAX = 0.25
@@ -209,8 +209,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "mmd" in r]
     if not results:
         return []
@@ -231,8 +229,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax2.set_xticks(range(len(dims)), [f"D={d}" for d in dims])
     ax2.set_ylabel(f"MMD(alpha={ROBUST_ALPHA:g}) / MMD(0)")
     ax2.set_title("Degradation (lower = more robust)")
-    fig.tight_layout()
-    path = out_dir / "robustness.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "robustness.png", dpi=90)
     return [path]

@@ -64,7 +64,7 @@ from latentlab.deeprl.nets import MixtureActor
 from latentlab.deeprl.sac import router_regression_loss
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "router_frequency_check"]
 
@@ -256,8 +256,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "runs" in r]
     if not results:
         return []
@@ -288,10 +286,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_ylabel("deterministic evaluation return (10 episodes)")
     ax.set_title(f"multi-goal point, {len(results)} seeds", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "multigoal.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "multigoal.png", dpi=100)
     paths.append(path)
 
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -303,9 +298,6 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_xlabel("winning frequency p_s(k)")
     ax.set_ylabel("learned router weight w_k(s)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "router.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "router.png", dpi=100)
     paths.append(path)
     return paths

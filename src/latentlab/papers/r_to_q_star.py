@@ -109,7 +109,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "population_dpo_loss", "fit_population_dpo"]
 
@@ -381,7 +381,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
     paths = []
     fig, ax = plt.subplots(figsize=(4.2, 4))
     for r in results:
@@ -391,10 +390,7 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_xlabel(r"$r(s,a) + V^*(s') - V^*(s)$")
     ax.set_ylabel(r"$\beta\log\pi_\theta/\pi_{ref}$ (population DPO)")
     ax.set_title("(a) implicit reward = optimal advantage")
-    fig.tight_layout()
-    paths.append(out_dir / "identity_scatter.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    paths.append(save_figure(fig, out_dir, "identity_scatter.png", dpi=90))
     with_map = [r for r in results if "heatmap" in r]
     if with_map:
         r = with_map[0]
@@ -407,8 +403,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
         ax.set_ylabel("held-out rejected string")
         ax.set_title(f"(b) implicit token reward, seed {r['seed']}")
         fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        paths.append(out_dir / "credit_heatmap.png")
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+        paths.append(save_figure(fig, out_dir, "credit_heatmap.png", dpi=90))
     return paths

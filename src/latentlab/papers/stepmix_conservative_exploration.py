@@ -66,7 +66,7 @@ import numpy as np
 
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 from latentlab.tabular.conservative import BudgetConservativeUCBVI, EpsMix, StepMix, softmax_baseline
 from latentlab.tabular.learners import UCBVI, run_learner
 from latentlab.tabular.mdp import FiniteHorizonMDP, random_mdp
@@ -221,8 +221,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "ucbvi" in r]
     if not results:
         return []
@@ -245,8 +243,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     axes[1].set_title("episode-wise constraint V >= (1 - alpha) V_b", fontsize=9)
     for ax in axes:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / "regret_and_violations.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "regret_and_violations.png", dpi=100)
     return [path]

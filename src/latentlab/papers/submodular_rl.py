@@ -49,7 +49,7 @@ import numpy as np
 
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 from latentlab.tabular.submodular import (
     SubPOConfig,
     bimodal_weights,
@@ -173,8 +173,6 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "curves" in r]
     if not results:
         return []
@@ -196,8 +194,4 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     axes[1].plot(path % size, path // size, "r.-", lw=1, label="greedy oracle path")
     axes[1].set_title(f"coverage weights (seed {first['seed']}) and the greedy path", fontsize=9)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    out = out_dir / "coverage_training.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return [out]
+    return [save_figure(fig, out_dir, "coverage_training.png", dpi=100)]

@@ -103,7 +103,7 @@ from latentlab.inference.makespan import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures"]
 
@@ -408,8 +408,6 @@ def _detail(metric: str, results: list[dict]) -> str:
 def figures(results: list[dict], out_dir: Path) -> list[Path]:
     plt = pyplot()
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = [r for r in results if "grid" in r]
     if not results:
         return []
@@ -457,10 +455,7 @@ def _figure_quality(results: list[dict], out_dir: Path, plt) -> Path:
                      fontsize=9)
         ax.set_ylim(0, 1.5 * max(m0, float(m1[0])))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "makespan_vs_quality.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "makespan_vs_quality.png", dpi=110)
     return path
 
 
@@ -496,10 +491,7 @@ def _figure_scatter(results: list[dict], out_dir: Path, plt) -> Path:
     ax_err.set_xlabel("closed-form expected makespan (s)")
     ax_err.set_ylabel("(simulated - closed form) / closed form  (±2 SE)")
     ax_err.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "closed_form_vs_simulation.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "closed_form_vs_simulation.png", dpi=110)
     return path
 
 
@@ -525,8 +517,5 @@ def _figure_sweep(result: dict, out_dir: Path, plt) -> Path:
     ax.set_title(f"seed {result.get('seed', 0)}: AUC {peg['classifier_auc']:.2f}, "
                  f"reduction {100 * peg['makespan_reduction']:.0f}%", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / "threshold_sweep.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "threshold_sweep.png", dpi=110)
     return path

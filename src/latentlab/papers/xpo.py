@@ -81,7 +81,7 @@ from latentlab.preference import (
 )
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
-from latentlab.repro.plotting import pyplot
+from latentlab.repro.plotting import pyplot, save_figure
 
 __all__ = ["Config", "PAPER", "run", "check", "figures", "lock_reference", "queries_to_threshold"]
 
@@ -243,8 +243,5 @@ def figures(results: list[dict], out_dir: Path) -> list[Path]:
     ax.set_ylabel(r"$J_\beta(\pi)/J^*_\beta$ (exact)")
     ax.set_title("combination lock (H=5, 4 tokens)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(out_dir) / "xpo_curves.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "xpo_curves.png", dpi=90)
     return [path]
