@@ -10,6 +10,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from latentlab.deeprl import SAC, SACConfig
+from latentlab.deeprl.buffers import ReplayBuffer
 from latentlab.deeprl.nets import QNet
 from latentlab.deeprl.sac import CriticEnsemble, critic_action_gradients, critic_diversity_loss
 from latentlab.offline.envs import (
@@ -19,7 +20,7 @@ from latentlab.offline.envs import (
     PendulumDynamics,
     edge_of_reach_dataset,
 )
-from latentlab.offline.rollouts import ModelBuffer, ModelRolloutTrainer, RolloutConfig, first_seen_steps
+from latentlab.offline.rollouts import ModelRolloutTrainer, RolloutConfig, first_seen_steps
 from tests.deeprl.test_algorithms import ContinuousIdentity
 
 BOX2 = gym.spaces.Box(-1, 1, (2,), np.float32)
@@ -242,11 +243,12 @@ def test_rollouts_drop_terminated_rows_penalise_rewards_and_fifo_retains_r_epoch
     assert batch.step.tolist() == [0, 0, 1, 1, 2, 3]
     assert batch.terminated.tolist() == [False, False, False, True, False, False]
     torch.testing.assert_close(batch.rewards, batch.next_obs[:, 0] - 1.0)
-    buf = ModelBuffer(capacity=5, obs_dim=1, act_dim=1)
-    buf.add(batch)
-    buf.add(batch)
+    buf = ReplayBuffer(capacity=5, obs_dim=1, act_dim=1, extras={"step": np.int64})
+    columns = [t.numpy() for t in (batch.obs, batch.actions, batch.rewards, batch.next_obs, batch.terminated)]
+    buf.add(*columns, step=batch.step.numpy())
+    buf.add(*columns, step=batch.step.numpy())
     assert len(buf) == 5
-    assert sorted(buf.data["step"].tolist()) == sorted([2, 3, 0, 0, 1, 1, 2, 3][-5:])
+    assert sorted(buf.extras["step"].tolist()) == sorted([2, 3, 0, 0, 1, 1, 2, 3][-5:])
     with pytest.raises(ValueError, match="start_sampler"):
         _tiny_trainer([0.0], k=2, full_horizon=True)
 

@@ -16,6 +16,7 @@ recursion by the preceding ``done``, and excluded from every minibatch.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,9 +116,16 @@ class RolloutBuffer:
 
 
 class ReplayBuffer:
-    """Preallocated ring buffer of transitions; only ``terminated`` is stored as the bootstrap mask."""
+    """Preallocated ring buffer of transitions; only ``terminated`` is stored as the bootstrap mask.
 
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+    ``extras`` names additional per-transition fields and their dtypes (e.g. the rollout step of a
+    model transition, ``{"step": np.int64}``); they are stored and returned by :meth:`get`, while
+    :meth:`sample` returns the five keys SAC's update reads.  When one ``add`` brings more
+    transitions than the capacity, only the newest ``capacity`` are kept (FIFO)."""
+
+    _KEYS = ("obs", "actions", "rewards", "next_obs", "terminated")
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int, extras: dict[str, Any] | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
@@ -126,18 +134,38 @@ class ReplayBuffer:
         self.actions = np.zeros((capacity, act_dim), np.float32)
         self.rewards = np.zeros(capacity, np.float32)
         self.terminated = np.zeros(capacity, np.float32)
+        self.extras = {name: np.zeros(capacity, dtype) for name, dtype in (extras or {}).items()}
         self.pos = 0
         self.size = 0
 
+    def __len__(self) -> int:
+        return self.size
+
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
-            terminated: np.ndarray) -> None:
-        """Add a batch of transitions (leading axis = transitions)."""
+            terminated: np.ndarray, **extras: np.ndarray) -> None:
+        """Add a batch of transitions (leading axis = transitions); ``extras`` must match the constructor's."""
+        if set(extras) != set(self.extras):
+            raise ValueError(f"extras must be exactly {sorted(self.extras)}, got {sorted(extras)}")
         n = len(rewards)
+        if n == 0:
+            return
+        columns = {"obs": obs, "actions": actions, "rewards": rewards, "next_obs": next_obs,
+                   "terminated": terminated, **extras}
+        if n > self.capacity:  # only the newest transitions fit
+            columns = {k: v[n - self.capacity:] for k, v in columns.items()}
+            n = self.capacity
         idx = (self.pos + np.arange(n)) % self.capacity
-        self.obs[idx], self.actions[idx], self.rewards[idx] = obs, actions, rewards
-        self.next_obs[idx], self.terminated[idx] = next_obs, terminated
+        for key, value in columns.items():
+            self._array(key)[idx] = value
         self.pos = int((self.pos + n) % self.capacity)
         self.size = int(min(self.size + n, self.capacity))
+
+    def _array(self, key: str) -> np.ndarray:
+        return self.extras[key] if key in self.extras else getattr(self, key)
+
+    def get(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        """Stored transitions ``idx`` (indices into the filled part), every field including the extras."""
+        return {k: torch.from_numpy(self._array(k)[idx]) for k in (*self._KEYS, *self.extras)}
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         if self.size == 0:
@@ -145,8 +173,4 @@ class ReplayBuffer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         idx = rng.integers(0, self.size, size=batch_size)
-        return {
-            "obs": torch.from_numpy(self.obs[idx]), "actions": torch.from_numpy(self.actions[idx]),
-            "rewards": torch.from_numpy(self.rewards[idx]), "next_obs": torch.from_numpy(self.next_obs[idx]),
-            "terminated": torch.from_numpy(self.terminated[idx]),
-        }
+        return {k: torch.from_numpy(getattr(self, k)[idx]) for k in self._KEYS}

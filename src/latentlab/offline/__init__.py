@@ -80,7 +80,6 @@ from latentlab.offline.mujoco import (
     state_from_obs,
 )
 from latentlab.offline.rollouts import (
-    ModelBuffer,
     ModelRolloutTrainer,
     RolloutBatch,
     RolloutConfig,
@@ -109,5 +108,5 @@ __all__ = [
     "MujocoDynamics", "LQRExpert", "lqr_expert", "lqr_gain", "linearize", "state_from_obs", "MUJOCO_EXPERT_IDS",
     "MUJOCO_MEDIUM_P",
     # model rollouts: MBPO / MOPO / RAVL on deeprl's SAC
-    "RolloutConfig", "ModelRolloutTrainer", "RolloutBatch", "ModelBuffer", "first_seen_steps", "TrainerHistory",
+    "RolloutConfig", "ModelRolloutTrainer", "RolloutBatch", "first_seen_steps", "TrainerHistory",
 ]

@@ -50,9 +50,10 @@ import torch
 
 from latentlab.deeprl import SAC
 from latentlab.deeprl._config import ConfigMixin, check_range
+from latentlab.deeprl.buffers import ReplayBuffer
 from latentlab.offline.envs import Dynamics
 
-__all__ = ["RolloutConfig", "ModelRolloutTrainer", "RolloutBatch", "ModelBuffer", "first_seen_steps",
+__all__ = ["RolloutConfig", "ModelRolloutTrainer", "RolloutBatch", "first_seen_steps",
            "TrainerHistory"]
 
 Penalty = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -150,41 +151,6 @@ def first_seen_steps(states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     return first[inverse]
 
 
-class ModelBuffer:
-    """FIFO ring buffer of model transitions (torch tensors); capacity = R epochs of rollouts."""
-
-    _KEYS = ("obs", "actions", "rewards", "next_obs", "terminated", "step")
-
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
-        check_range("capacity", capacity, 1)
-        self.capacity = int(capacity)
-        self.data = {"obs": torch.zeros(capacity, obs_dim), "actions": torch.zeros(capacity, act_dim),
-                     "rewards": torch.zeros(capacity), "next_obs": torch.zeros(capacity, obs_dim),
-                     "terminated": torch.zeros(capacity), "step": torch.zeros(capacity, dtype=torch.long)}
-        self.ptr, self.size = 0, 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, batch: RolloutBatch) -> None:
-        n = len(batch)
-        if n == 0:
-            return
-        values = {"obs": batch.obs, "actions": batch.actions, "rewards": batch.rewards, "next_obs": batch.next_obs,
-                  "terminated": batch.terminated.float(), "step": batch.step.long()}
-        if n >= self.capacity:  # only the newest transitions fit
-            values = {k: v[n - self.capacity:] for k, v in values.items()}
-            n = self.capacity
-        idx = (self.ptr + torch.arange(n)) % self.capacity
-        for key, value in values.items():
-            self.data[key][idx] = value.to(self.data[key].dtype)
-        self.ptr = (self.ptr + n) % self.capacity
-        self.size = min(self.size + n, self.capacity)
-
-    def get(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: v[idx] for k, v in self.data.items()}
-
-
 @dataclass
 class TrainerHistory:
     """Per-epoch diagnostics (lists indexed by epoch) and per-diagnostic edge errors."""
@@ -253,7 +219,8 @@ class ModelRolloutTrainer:
                      "next_obs": torch.from_numpy(arrays["next_observations"]),
                      "terminated": torch.from_numpy(arrays["terminals"]).reshape(-1)}
         self.n_real = int(self.real["obs"].shape[0])
-        self.buffer = ModelBuffer(c.retain_epochs * c.rollout_batch * c.steps, agent.obs_dim, agent.act_dim)
+        self.buffer = ReplayBuffer(c.retain_epochs * c.rollout_batch * c.steps, agent.obs_dim, agent.act_dim,
+                                   extras={"step": np.int64})
         seeds = np.random.SeedSequence([int(seed), 5151]).generate_state(3)
         self.generator = torch.Generator().manual_seed(int(seeds[0]))
         self.diag_generator = torch.Generator().manual_seed(int(seeds[1]))
@@ -333,7 +300,8 @@ class ModelRolloutTrainer:
         """One epoch (rollouts, buffer, G updates, diagnostics).  Returns False when training stopped."""
         c = self.config
         batch = self.rollout(self._start_states(c.rollout_batch))
-        self.buffer.add(batch)
+        self.buffer.add(batch.obs.numpy(), batch.actions.numpy(), batch.rewards.numpy(), batch.next_obs.numpy(),
+                        batch.terminated.numpy(), step=batch.step.numpy())
         self.last_rollout = batch
         n_real = int(round(c.real_ratio * c.batch_size)) if len(self.buffer) else c.batch_size
         n_model = c.batch_size - n_real
@@ -344,7 +312,7 @@ class ModelRolloutTrainer:
         stopped = None
         for i in range(G):
             real = {k: v[real_idx[i]] for k, v in self.real.items()}
-            model = self.buffer.get(model_idx[i])
+            model = self.buffer.get(model_idx[i].numpy())
             data = {k: torch.cat([real[k], model[k]]) for k in real}
             out = self.agent.update(data)
             q, qmax, loss = out["q_mean"], out["q_max"], out["critic_loss"]
