@@ -57,6 +57,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 from torch import Tensor, nn
 
 from latentlab.deeprl._config import ConfigMixin, check_range
@@ -660,18 +661,12 @@ def model_error(model: _PointModel, oracle: Dynamics, obs: Tensor, actions: Tens
         return (model.mean_next_obs(obs, actions) - true_next).norm(dim=-1)
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(x)
-
-
 def spearman(x: Any, y: Any) -> float:
     """Spearman rank correlation (average ranks for ties); NaN when either input is constant."""
     x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"spearman needs two equal-length samples of size >= 2, got {x.shape}, {y.shape}")
-    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rankdata(x), rankdata(y)
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])

@@ -79,10 +79,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from latentlab.offline.datasets import dqn_behaviour_datasets
 from latentlab.offline.discrete import DiscreteConfig, fit
+from latentlab.offline.dynamics import spearman
 from latentlab.offline.metrics import dataset_summary, normalized_entropy
 from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
@@ -235,9 +235,10 @@ def _env_run(config: Config, env_id: str, env_key: int, ctx: RunContext) -> dict
 
 
 def _spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rho, 0 (no association) when either side is constant."""
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
-    return float(spearmanr(x, y).statistic)
+    return spearman(x, y)
 
 
 def run(config: Config, seed: int, ctx: RunContext) -> dict:
