@@ -47,6 +47,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from latentlab.offline.datasets import OfflineDataset
+
 __all__ = [
     "Dynamics",
     "EdgeOfReach2D",
@@ -155,7 +157,7 @@ gym.register(id=EDGE_OF_REACH_ID, entry_point="latentlab.offline.envs:EdgeOfReac
 
 def edge_of_reach_dataset(n_episodes: int = 200, seed: int = 0, horizon: int = 50, drift: float = -0.2,
                           drift_noise: float = 0.3, band_gain: float = 5.0, band_noise: float = 0.2,
-                          dynamics: EdgeOfReach2DDynamics | None = None) -> Any:
+                          dynamics: EdgeOfReach2DDynamics | None = None) -> OfflineDataset:
     r"""Behaviour data for :class:`EdgeOfReach2D`: ``n_episodes`` noisy episodes walking away from g
     along the band :math:`|s_y|\lesssim0.05` (see the module docstring), all episodes stepped
     together in numpy.
@@ -197,10 +199,6 @@ def edge_of_reach_dataset(n_episodes: int = 200, seed: int = 0, horizon: int = 5
     metadata = {"env_id": EDGE_OF_REACH_ID, "recipe": "edge-of-reach-band", "behaviour_policy": "edge-of-reach-band",
                 "seed": int(seed), "n_episodes": int(n_episodes), "drift": drift, "drift_noise": drift_noise,
                 "band_gain": band_gain, "band_noise": band_noise, "ref_min_score": ref_min, "ref_max_score": ref_max}
-    try:
-        from latentlab.offline.datasets import OfflineDataset  # written in parallel; optional
-    except ImportError:
-        return {**arrays, "episode_starts": starts.reshape(-1), "metadata": metadata}
     return OfflineDataset.from_arrays(**arrays, episode_starts=starts.reshape(-1), **metadata)
 
 
