@@ -162,10 +162,8 @@ def edge_of_reach_dataset(n_episodes: int = 200, seed: int = 0, horizon: int = 5
     along the band :math:`|s_y|\lesssim0.05` (see the module docstring), all episodes stepped
     together in numpy.
 
-    Returns an ``OfflineDataset`` (``latentlab.offline.datasets``) when that module is
-    available, else a dict of float32 arrays with the D4RL keys ``observations, actions,
-    rewards, next_observations, terminals, timeouts`` plus ``episode_starts`` and a
-    ``metadata`` dict."""
+    Returns an :class:`~latentlab.offline.datasets.OfflineDataset` whose metadata records the
+    recipe knobs and the reference returns."""
     if n_episodes < 1 or horizon < 1:
         raise ValueError(f"n_episodes and horizon must be >= 1, got {n_episodes}, {horizon}")
     dyn = dynamics or EdgeOfReach2DDynamics()
