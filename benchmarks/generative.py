@@ -9,6 +9,10 @@ Measured in the same process and run (one torch thread):
   input scaling undone so the network sees the same inputs).  ``euler``: our Euler sampler
   against diffusers' ``EDMEulerScheduler`` on the identical sigma grid (the outputs are compared:
   they must agree to round-off, a correctness check of both).
+* ``denoiser_floor``: the 35 denoiser evaluations of an 18-step Heun run alone (same network, batch
+  and noise levels, no sampler arithmetic).  Any 18-step Heun sampler, ours or diffusers', needs
+  at least this time, so ``diffusers_heun_time / floor_time`` bounds the ratio *any* sampler could
+  reach against diffusers with this denoiser (reported as ``heun_vs_diffusers_upper_bound``).
 * ``fk``: particles per second of :func:`latentlab.generative.fk_sample` (exact Gaussian-mixture
   base model, ancestral steps, DIFF potential, resampling every 10 steps) against a straightforward
   loop that moves one particle at a time through the same denoiser and resamples each system with
@@ -102,8 +106,10 @@ def _sampler_benchmark(quick: bool) -> tuple[dict, dict]:
     x0 = torch.randn(BATCH, 2, generator=torch.Generator().manual_seed(1))
     sigmas = karras_sigmas(N_STEPS, 0.002, 80.0).float()
     repeats = 2 if quick else 5
+    heun_levels = torch.cat([sigmas[:-1], sigmas[1:-1]])  # Heun: one evaluation per level, a second except at the end
     fns = {"ours_heun": lambda: sample(model, 80.0 * x0, sigmas, "heun"),
-           "ours_euler": lambda: sample(model, 80.0 * x0, sigmas, "euler")}
+           "ours_euler": lambda: sample(model, 80.0 * x0, sigmas, "euler"),
+           "denoiser_floor": lambda: [model(80.0 * x0, level) for level in heun_levels]}
     classes, version = _import_diffusers()
     if classes is not None:
         heun_cls, euler_cls = classes
@@ -111,9 +117,10 @@ def _sampler_benchmark(quick: bool) -> tuple[dict, dict]:
         fns["diffusers_edm_euler"] = lambda: _diffusers_edm_euler(euler_cls, model, x0)
     with torch.no_grad():
         times = _best_times(fns, repeats)
-    ours_heun, ours_euler = times["ours_heun"], times["ours_euler"]
+    ours_heun, ours_euler, floor = times["ours_heun"], times["ours_euler"], times["denoiser_floor"]
     measurements = {"ours_heun_samples_per_s": BATCH / ours_heun, "ours_euler_samples_per_s": BATCH / ours_euler,
-                    "diffusers": version}
+                    "denoiser_floor_samples_per_s": BATCH / floor, "heun_denoiser_evaluations": len(heun_levels),
+                    "ours_heun_time_over_floor": ours_heun / floor, "diffusers": version}
     ratios = {}
     if classes is None:
         return ratios, measurements
@@ -125,6 +132,7 @@ def _sampler_benchmark(quick: bool) -> tuple[dict, dict]:
         "diffusers_heun_samples_per_s": BATCH / ref_heun,
         "diffusers_edm_euler_samples_per_s": BATCH / ref_euler,
         "euler_max_abs_difference": float((ours_out - ref_out).abs().max()),
+        "heun_vs_diffusers_upper_bound": ref_heun / floor,
     })
     ratios["heun_vs_diffusers"] = {"value": ref_heun / ours_heun, "target": HEUN_TARGET, "better": "higher"}
     ratios["euler_vs_diffusers_edm"] = {"value": ref_euler / ours_euler, "target": EULER_TARGET, "better": "higher"}
