@@ -9,6 +9,7 @@ The tabular path needs only numpy and torch; the causal-LM path
 
 from __future__ import annotations
 
+from latentlab.preference.flex import flex_dpo_logit_gradient, flex_dpo_probability_gradients
 from latentlab.preference.losses import (
     bradley_terry_loss,
     dpo_loss,
@@ -76,7 +77,8 @@ __all__ = [
     "OnlinePreferenceTrainer", "Policy", "PreferenceData", "PreferenceOracle", "ResponseTree",
     "RewardModelTrainer", "SequenceTask", "SoftSolution", "SynonymTask", "TabularPolicy", "TabularRewardTask",
     "TargetStringTask", "beam_search", "bradley_terry_loss", "dpo_loss", "dpo_margin", "dpo_objective",
-    "exact_kl", "exact_objective", "expected_return", "frozen_copy", "implicit_sequence_rewards",
+    "exact_kl", "exact_objective", "expected_return", "flex_dpo_logit_gradient", "flex_dpo_probability_gradients",
+    "frozen_copy", "implicit_sequence_rewards",
     "implicit_token_rewards", "leaf_log_probs", "leaf_returns", "leaf_reward_table", "pairwise_correct",
     "preference_accuracy", "prefix_log_probs", "render_tokens", "sample", "sequence_logps",
     "sequence_reward_to_token_reward", "sft_loss", "soft_value_iteration", "supervised_finetune", "token_logps",
