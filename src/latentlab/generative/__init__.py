@@ -9,7 +9,7 @@
 * :mod:`~latentlab.generative.nets`, :mod:`~latentlab.generative.losses`,
   :mod:`~latentlab.generative.training` -- denoiser networks, EDM and consistency losses, loops.
 * :mod:`~latentlab.generative.data`, :mod:`~latentlab.generative.metrics` -- toys, digits,
-  heavy-tailed latents; sliced Wasserstein, MMD, KL, classifier-Fréchet distance.
+  heavy-tailed latents; sliced Wasserstein, MMD, KL, classifier-Fréchet distance, KID.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from latentlab.generative.gmm import GaussianMixture
 from latentlab.generative.kernels import GaussianKernel, NoiseKernel, PFGMppKernel, exact_posterior_mean
 from latentlab.generative.losses import (
                                        TDQuantileScale,
+                                       autoencoder_loss,
                                        consistency_training_loss,
                                        denoising_loss,
                                        gaussian_consistency_function,
@@ -33,16 +34,19 @@ from latentlab.generative.losses import (
                                        ict_sample_indices,
                                        ot_pairing,
                                        robust_distance,
+                                       standard_normal_kl,
 )
 from latentlab.generative.metrics import (
                                        digits_frechet_distance,
+                                       digits_kernel_distance,
                                        frechet_distance,
                                        gaussian_kl,
+                                       kernel_distance,
                                        load_digits_classifier,
                                        mmd,
                                        sliced_wasserstein,
 )
-from latentlab.generative.nets import Denoiser, MLPNet, TinyUNet
+from latentlab.generative.nets import Denoiser, MLPAutoencoder, MLPNet, TinyUNet, quantize_weights
 from latentlab.generative.sampling import (
                                        GradientGuidance,
                                        NoiseInjection,
@@ -63,22 +67,27 @@ from latentlab.generative.schedules import (
 from latentlab.generative.steering import (
                                        FKSteering,
                                        best_of_n,
+                                       classifier_log_prob,
                                        effective_sample_size,
                                        fk_sample,
                                        multinomial_resample,
                                        systematic_resample,
 )
-from latentlab.generative.training import train_consistency, train_denoiser
+from latentlab.generative.training import train_autoencoder, train_consistency, train_denoiser
 
 __all__ = [
     "ConsistencyPreconditioning", "Denoiser", "EDMPreconditioning", "EDMSchedule", "FKSteering", "GaussianKernel",
-    "GaussianMixture", "GradientGuidance", "MLPNet", "NoiseInjection", "NoiseKernel", "PFGMppKernel", "Step",
-    "StepRecorder", "TDQuantileScale", "TinyUNet", "best_of_n", "consistency_training_loss", "denoising_loss", "digits",
-    "digits_frechet_distance", "effective_sample_size", "eight_gaussians", "eight_gaussians_mixture",
-    "embedded_clusters_mixture", "exact_posterior_mean", "fk_sample", "frechet_distance",
-    "gaussian_consistency_function", "gaussian_kl", "ict_num_scales",
-    "ict_sample_indices", "impulsive_latents", "iterate", "karras_sigmas", "load_digits_classifier", "mmd",
-    "multinomial_resample", "nfe_per_sample", "ot_pairing", "robust_distance", "sample", "sample_lognormal_sigmas",
-    "sliced_wasserstein", "systematic_resample", "toy", "train_consistency", "train_denoiser",
+    "GaussianMixture", "GradientGuidance", "MLPAutoencoder", "MLPNet", "NoiseInjection", "NoiseKernel",
+    "PFGMppKernel", "Step", "StepRecorder", "TDQuantileScale", "TinyUNet", "autoencoder_loss", "best_of_n",
+    "classifier_log_prob", "consistency_training_loss",
+    "denoising_loss", "digits", "digits_frechet_distance", "digits_kernel_distance", "effective_sample_size",
+    "eight_gaussians", "eight_gaussians_mixture", "embedded_clusters_mixture", "exact_posterior_mean", "fk_sample",
+    "frechet_distance", "gaussian_consistency_function", "gaussian_kl", "ict_num_scales",
+    "ict_sample_indices", "impulsive_latents", "iterate", "karras_sigmas", "kernel_distance",
+    "load_digits_classifier", "mmd",
+    "multinomial_resample", "nfe_per_sample", "ot_pairing", "quantize_weights", "robust_distance", "sample",
+    "sample_lognormal_sigmas",
+    "sliced_wasserstein", "standard_normal_kl", "systematic_resample", "toy", "train_autoencoder",
+    "train_consistency", "train_denoiser",
     "transition_log_prob",
 ]

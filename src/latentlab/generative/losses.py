@@ -32,6 +32,8 @@ from latentlab.generative.kernels import GaussianKernel, NoiseKernel
 from latentlab.generative.schedules import EDMPreconditioning, karras_sigmas
 
 __all__ = [
+    "standard_normal_kl",
+    "autoencoder_loss",
     "denoising_loss",
     "DISTANCES",
     "robust_distance",
@@ -182,3 +184,22 @@ def gaussian_consistency_function(x: Tensor, sigma: Tensor | float, data_std: fl
     sigma = torch.as_tensor(sigma, dtype=x.dtype)
     sigma = sigma.reshape(-1, *([1] * (x.dim() - 1))) if sigma.dim() == 1 else sigma
     return x * torch.sqrt((data_std**2 + sigma_min**2) / (data_std**2 + sigma**2))
+
+
+def standard_normal_kl(mu: Tensor, log_var: Tensor) -> Tensor:
+    r"""Per-sample :math:`KL(\mathcal N(\mu,\mathrm{diag}\,e^{\ell})\,\|\,\mathcal N(0,I)) =
+    \tfrac12\sum_j(\mu_j^2 + e^{\ell_j} - 1 - \ell_j)`."""
+    return 0.5 * (mu**2 + torch.exp(log_var) - 1.0 - log_var).sum(1)
+
+
+def autoencoder_loss(model: Callable, x: Tensor, kl_weight: float, generator: torch.Generator | None = None,
+                     ) -> tuple[Tensor, dict]:
+    r"""Weak-KL autoencoder objective :math:`E\,[\lVert x - g(z)\rVert^2 + \beta\,KL(q(z\mid x)\|\mathcal N(0,I))]`,
+    :math:`z = \mu + e^{\ell/2}\epsilon` (squared error summed over coordinates, mean over the batch);
+    returns ``(loss, {"reconstruction", "kl"})``."""
+    if not kl_weight >= 0:
+        raise ValueError(f"kl_weight must be >= 0, got {kl_weight}")
+    recon, mu, log_var = model(x, generator)
+    rec = ((recon - x) ** 2).flatten(1).sum(1).mean()
+    kl = standard_normal_kl(mu, log_var).mean()
+    return rec + kl_weight * kl, {"reconstruction": rec.item(), "kl": kl.item()}

@@ -5,11 +5,14 @@ preconditioning wrapper that turns a raw network :math:`F_\theta` into a denoise
 
 (EDM preconditioning, or the consistency-model one that meets :math:`f(x,\sigma_{min}) = x`; see
 :mod:`latentlab.generative.schedules`).  ``norm="nsln"`` selects LayerNorm without the learnable
-scale (sLCT's "non-scaling LayerNorm"; it keeps the bias).
+scale (sLCT's "non-scaling LayerNorm"; it keeps the bias).  :class:`MLPAutoencoder` is the small
+weak-KL autoencoder whose latents the latent-space models are trained on; :func:`quantize_weights` is
+post-training uniform weight quantisation (PFGM++'s robustness protocol).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -17,7 +20,8 @@ from torch import Tensor, nn
 
 from latentlab.generative.schedules import ConsistencyPreconditioning, EDMPreconditioning
 
-__all__ = ["FourierEmbedding", "MLPNet", "TinyUNet", "Denoiser", "NonScalingLayerNorm"]
+__all__ = ["FourierEmbedding", "MLPNet", "TinyUNet", "Denoiser", "NonScalingLayerNorm", "MLPAutoencoder",
+           "quantize_weights"]
 
 
 class FourierEmbedding(nn.Module):
@@ -167,3 +171,53 @@ class Denoiser(nn.Module):
         scaled = c_in.reshape(col) * x
         out = self.net(scaled, c_noise, cond) if cond is not None else self.net(scaled, c_noise)
         return c_skip.reshape(col) * x + c_out.reshape(col) * out
+
+
+class MLPAutoencoder(nn.Module):
+    r"""Gaussian encoder :math:`q(z\mid x) = \mathcal N(\mu(x), \mathrm{diag}\,e^{\ell(x)})` and deterministic
+    decoder :math:`x \approx g(z)`, both MLPs (``depth`` hidden SiLU layers of ``width``); the latent space of
+    the latent-consistency experiments (trained with :func:`~latentlab.generative.losses.autoencoder_loss`)."""
+
+    def __init__(self, dim: int, code_dim: int = 16, width: int = 256, depth: int = 2) -> None:
+        super().__init__()
+        if dim < 1 or code_dim < 1 or width < 1 or depth < 1:
+            raise ValueError(f"dim, code_dim, width and depth must be >= 1, got {dim}, {code_dim}, {width}, {depth}")
+
+        def mlp(n_in: int, n_out: int) -> nn.Sequential:
+            layers: list[nn.Module] = []
+            for i in range(depth):
+                layers += [nn.Linear(n_in if i == 0 else width, width), nn.SiLU()]
+            return nn.Sequential(*layers, nn.Linear(width, n_out))
+
+        self.code_dim = code_dim
+        self.encoder, self.decoder = mlp(dim, 2 * code_dim), mlp(code_dim, dim)
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``(mu, log_var)`` of :math:`q(z\mid x)`, each ``(B, code_dim)``."""
+        mu, log_var = self.encoder(x).chunk(2, dim=1)
+        return mu, log_var
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Reparameterised pass: ``(g(mu + e^{l/2} eps), mu, log_var)``."""
+        mu, log_var = self.encode(x)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        return self.decode(mu + torch.exp(0.5 * log_var) * eps), mu, log_var
+
+
+def quantize_weights(model: nn.Module, bits: int) -> nn.Module:
+    r"""A copy of ``model`` whose parameters are rounded to a uniform per-tensor grid of :math:`2^b` levels,
+    :math:`w \mapsto m + \Delta\,\mathrm{round}((w-m)/\Delta)`, :math:`m = \min w`,
+    :math:`\Delta = (\max w - m)/(2^b-1)` (post-training quantisation; buffers are kept)."""
+    if not 1 <= bits <= 24:
+        raise ValueError(f"bits must be in [1, 24], got {bits}")
+    quantized = copy.deepcopy(model)
+    with torch.no_grad():
+        for param in quantized.parameters():
+            low, high = param.min(), param.max()
+            if high > low:
+                step = (high - low) / (2**bits - 1)
+                param.copy_(low + step * torch.round((param - low) / step))
+    return quantized

@@ -39,6 +39,7 @@ __all__ = [
     "FKSteering",
     "best_of_n",
     "fk_sample",
+    "classifier_log_prob",
 ]
 
 POTENTIALS = ("diff", "max", "sum", "rt")
@@ -175,6 +176,25 @@ class FKSteering:
             setattr(self, name, getattr(self, name)[index])
         weights = self.log_weights[index].view(self.n_systems, self.n_particles)
         self.log_weights = torch.where(resampled[:, None], torch.zeros_like(weights), weights).reshape(-1)
+
+
+def classifier_log_prob(classifier: Callable[[Tensor], Tensor], target: int, low: float | None = None,
+                        high: float | None = None) -> Callable[[Tensor], Tensor]:
+    r"""Reward :math:`r(x) = \log p(c = \mathrm{target}\mid x) = \mathrm{logsoftmax}(\mathrm{classifier}(x))_{target}`
+    from a frozen classifier returning logits ``(B, C)``; inputs are first clamped to ``[low, high]``
+    when given (e.g. the data range of images).  Gradients are not tracked."""
+    if target < 0:
+        raise ValueError(f"target must be a class index >= 0, got {target}")
+
+    def reward(x: Tensor) -> Tensor:
+        with torch.no_grad():
+            inputs = x.clamp(low, high) if low is not None or high is not None else x
+            logits = classifier(inputs.float())
+            if not target < logits.shape[1]:
+                raise ValueError(f"target must be < the number of classes {logits.shape[1]}, got {target}")
+            return torch.log_softmax(logits.double(), dim=1)[:, target]
+
+    return reward
 
 
 def best_of_n(samples: Tensor, rewards: Tensor, n: int) -> tuple[Tensor, Tensor]:

@@ -1,4 +1,5 @@
-"""Minimal training loops for denoisers (EDM loss, any kernel) and consistency models (iCT / sLCT)."""
+"""Minimal training loops for denoisers (EDM loss, any kernel), consistency models (iCT / sLCT) and the
+weak-KL autoencoder of latent-space models."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from latentlab.generative.kernels import GaussianKernel, NoiseKernel
-from latentlab.generative.losses import consistency_training_loss, denoising_loss
+from latentlab.generative.losses import autoencoder_loss, consistency_training_loss, denoising_loss
 from latentlab.generative.schedules import sample_lognormal_sigmas
 
-__all__ = ["train_denoiser", "train_consistency"]
+__all__ = ["train_denoiser", "train_consistency", "train_autoencoder"]
 
 
 def _batches(data: Tensor, batch: int, generator: torch.Generator):
@@ -65,6 +66,27 @@ def train_consistency(model: nn.Module, data: Tensor, steps: int, batch: int = 2
         opt.zero_grad()
         loss.backward()
         opt.step()
+        losses.append(loss.item())
+        if check is not None and step % 100 == 0:
+            check("loss", losses[-1])
+    return losses
+
+
+def train_autoencoder(model: nn.Module, data: Tensor, steps: int, batch: int = 256, lr: float = 1e-3,
+                      kl_weight: float = 1e-3, generator: torch.Generator | None = None,
+                      check: Callable[[str, float], None] | None = None) -> list[float]:
+    """Adam with cosine decay on :func:`~latentlab.generative.losses.autoencoder_loss`; returns the loss curve."""
+    _check(steps, batch, lr)
+    generator = generator or torch.Generator().manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    losses = []
+    for step, x in zip(range(steps), _batches(data, batch, generator)):
+        loss, _ = autoencoder_loss(model, x, kl_weight, generator)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
         losses.append(loss.item())
         if check is not None and step % 100 == 0:
             check("loss", losses[-1])
