@@ -294,10 +294,17 @@ class RewardModelTrainer:
         self.center_coefficient = center_coefficient
         self.optimizer = _optimizer(model, lr, 0.0)
 
-    def fit(self, data: PreferenceData, steps: int, generator: torch.Generator) -> list[float]:
+    def fit(self, data: PreferenceData, steps: int, generator: torch.Generator,
+            callback: Callable[[int], None] | None = None, every: int = 0) -> list[float]:
+        """``steps`` Adam updates on random minibatches; ``callback(step)`` every ``every`` steps (as
+        :meth:`OfflinePreferenceTrainer.fit`: also after the last step). Returns losses."""
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
         losses = []
         batch = min(self.batch_size, len(data))
-        for _ in range(steps):
+        for step in range(steps):
+            if callback is not None and every and step % every == 0:
+                callback(step)
             index = torch.randint(0, len(data), (batch,), generator=generator)
             b = data.subset(index)
             r = self.reward_fn(self.model, torch.cat([b.prompts, b.prompts]), torch.cat([b.chosen, b.rejected]))
@@ -306,4 +313,6 @@ class RewardModelTrainer:
             loss.backward()
             self.optimizer.step()
             losses.append(loss.item())
+        if callback is not None and every:
+            callback(steps)
         return losses
