@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -35,9 +36,11 @@ def test_covariance_metric_matches_the_spec_reference(smoke_result):
 @pytest.mark.parametrize(("good", "status"), [(True, "PASS"), (False, "FAIL")])
 def test_check_can_pass_and_fail(good, status):
     value = {True: {"covariance_max_error": 0.002, "hurst_error": 0.01, "hurst_hat": 0.69, "heldout_z_h07": 5.0,
-                    "heldout_absz_h05": 0.5},
+                    "heldout_absz_h05": 0.5, "hurst_error_h03": 0.01, "hurst_error_h05": 0.02,
+                    "video_heldout_z": 1.0},
              False: {"covariance_max_error": 0.05, "hurst_error": 0.2, "hurst_hat": 0.5, "heldout_z_h07": 0.5,
-                     "heldout_absz_h05": 4.0}}[good]
+                     "heldout_absz_h05": 4.0, "hurst_error_h03": 0.2, "hurst_error_h05": 0.15,
+                     "video_heldout_z": -5.0}}[good]
     verdicts = paper.check([{**value, "seed": s} for s in range(3)], "quick")
     assert {v.status for v in verdicts} == {status}
 
@@ -53,3 +56,25 @@ def test_results_without_the_heldout_comparison_are_inconclusive_not_dropped():
     assert len(verdicts) == len(paper.PAPER.claims)
     by_name = {v.claim: v.status for v in verdicts}
     assert by_name["fbm-beats-bm-heldout"] == by_name["bm-agrees-on-bm-data"] == "INCONCLUSIVE"
+    assert by_name["hurst-recovered-h03"] == by_name["hurst-recovered-h05"] == by_name["video-fbm-not-worse"] \
+        == "INCONCLUSIVE"
+
+
+def test_smoke_exercises_the_recovery_and_video_paths(smoke_result):
+    for name, truth in (("h03", 0.3), ("h05", 0.5)):
+        rec = smoke_result[f"recovery_{name}"]
+        assert smoke_result[f"hurst_error_{name}"] == pytest.approx(abs(rec["hurst_hat"] - truth))
+    assert smoke_result["recovery_h05"].get("reused") == "comparison_h05"  # the H = 0.5 comparison's own model
+    assert smoke_result["recovery_h05"]["hurst_hat"] == smoke_result["comparison_h05"]["hurst_hat"]
+    assert smoke_result["recovery_h03"]["gamma_max"] == 50.0  # H = 0.3 needs the wider OU bank
+    video = smoke_result["video"]
+    assert smoke_result["video_heldout_z"] == video["z"]
+    assert len(video["elbo_fbm"]) == len(video["elbo_bm"]) == paper.PAPER.budgets["smoke"].config.video_heldout
+
+
+def test_recovery_grid_is_chosen_by_the_covariance_check():
+    config = paper.PAPER.budgets["full"].config
+    rough = paper._recovery_config(config, 0.3)
+    # gamma_max = 20 misses the 0.01 covariance tolerance at H = 0.3 (error 0.015), 50 meets it (0.007)
+    assert rough.gamma_max == 50.0 and rough.n_steps == 250 and 1.0 / rough.n_steps <= 0.2 / rough.gamma_max
+    assert paper._recovery_config(config, 0.5) == dataclasses.replace(config, hurst=0.5)  # unchanged grid

@@ -6,7 +6,9 @@ conditional SMC, PPG, score estimation, SGD): :mod:`latentlab.inference.smc`.  M
 processes (rate matrices, expm, Gillespie, MLEs): :mod:`latentlab.inference.mjp`; the torch
 foundation inference model of Berghaus et al. lives in :mod:`latentlab.inference.fim`
 (imported on demand).  Fractional Brownian motion and its Markov approximation:
-:mod:`latentlab.inference.fbm`.
+:mod:`latentlab.inference.fbm`; the torch SDE variational inference built on it lives in
+:mod:`latentlab.inference.fractional_sde` (fractional OU) and :mod:`latentlab.inference.latent_video`
+(a latent-SDE video model on sliding scikit-learn digits), both imported on demand.
 
 Trial-and-error makespan (Watson & Correll, arXiv 2301.10846): :mod:`latentlab.inference.makespan`.
 The torch failure classifier of that paper lives in :mod:`latentlab.inference.failure_classifier`
@@ -16,7 +18,14 @@ The torch failure classifier of that paper lives in :mod:`latentlab.inference.fa
 from __future__ import annotations
 
 from latentlab.inference import fbm, mjp, smc, ssm
-from latentlab.inference.fbm import MarkovApproximation, optimal_weights, sample_fbm, type2_covariance
+from latentlab.inference.fbm import (
+    MarkovApproximation,
+    covariance_max_error,
+    optimal_weights,
+    sample_fbm,
+    select_gamma_max,
+    type2_covariance,
+)
 from latentlab.inference.makespan import (
     DURATION_FAMILIES,
     AttemptLog,
@@ -106,4 +115,6 @@ __all__ = [
     "type2_covariance",
     "sample_fbm",
     "optimal_weights",
+    "covariance_max_error",
+    "select_gamma_max",
 ]

@@ -37,6 +37,8 @@ __all__ = [
     "optimal_weights",
     "markov_approximation_covariance",
     "optimal_weights_torch",
+    "covariance_max_error",
+    "select_gamma_max",
     "variogram_hurst",
 ]
 
@@ -147,6 +149,34 @@ def markov_approximation_covariance(s: np.ndarray, t: np.ndarray, approx: Markov
     decay = np.exp(-gi * (s[..., None, None] - m) - gj * (t[..., None, None] - m))
     cross = decay * -np.expm1(-(gi + gj) * m) / (gi + gj)
     return np.einsum("...ij,i,j->...", cross, w, w)
+
+
+def covariance_max_error(hurst: float, gammas: np.ndarray, horizon: float = 1.0, n_grid: int = 20) -> float:
+    r"""Max absolute error :math:`\max_{ij}|\mathrm{Cov}(\hat B_{s_i},\hat B_{s_j})-\mathrm{Cov}(B^H_{s_i},B^H_{s_j})|`
+    of the optimal Markov approximation on the grid :math:`s_i=iT/n`, :math:`i=1..n` (``n = n_grid``)."""
+    if n_grid < 1:
+        raise ValueError(f"n_grid must be >= 1, got {n_grid}")
+    approx = optimal_weights(hurst, gammas, horizon)
+    grid = np.linspace(horizon / n_grid, horizon, n_grid)
+    exact = type2_covariance(grid[:, None], grid[None, :], hurst)
+    return float(np.max(np.abs(markov_approximation_covariance(grid[:, None], grid[None, :], approx) - exact)))
+
+
+def select_gamma_max(hurst: float, n_terms: int, candidates=(20.0, 50.0, 100.0), tol: float = 0.01,
+                     horizon: float = 1.0, n_grid: int = 20) -> float:
+    r"""Smallest :math:`\gamma_{\max}` in ``candidates`` whose :func:`gamma_grid` gives a covariance error
+    (:func:`covariance_max_error`) :math:`\le` ``tol`` for this :math:`H` — the known-answer check used to
+    pick the OU bank (rough :math:`H` needs a wider :math:`\gamma` range, hence a smaller Euler step
+    :math:`dt\lesssim0.2/\gamma_{\max}`).  Raises ``ValueError`` when no candidate meets ``tol``."""
+    if tol <= 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    errors = {}
+    for gamma_max in sorted(float(c) for c in candidates):
+        errors[gamma_max] = covariance_max_error(hurst, gamma_grid(n_terms, gamma_max), horizon, n_grid)
+        if errors[gamma_max] <= tol:
+            return gamma_max
+    raise ValueError(f"no gamma_max in candidates={tuple(candidates)} reaches covariance error tol={tol} for "
+                     f"hurst={hurst}, n_terms={n_terms}: errors {errors}")
 
 
 def optimal_weights_torch(hurst, gammas: np.ndarray, horizon: float = 1.0, n_nodes: int = 128):

@@ -39,7 +39,22 @@ from torch import nn
 
 from latentlab.inference.fbm import optimal_weights_torch
 
-__all__ = ["FractionalOUVI", "ObservedPaths", "discretised_log_marginal", "iwae", "simulate_fractional_ou"]
+__all__ = ["FractionalOUVI", "ObservedPaths", "discretised_log_marginal", "iwae", "ou_bank_feedback", "ou_bank_step",
+           "simulate_fractional_ou"]
+
+
+def ou_bank_feedback(y: torch.Tensor, gammas: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sum_k\omega_k\gamma_kY_k` over the last axis of ``y (..., K)``: the drift part of
+    :math:`d\hat B^H=\sum_k\omega_kdY_k=-\sum_k\omega_k\gamma_kY_kdt+\bar\omega(u\,dt+dW)`.  A state driven
+    by :math:`\hat B^H` moves by
+    :math:`dX=[b-\sigma\sum_k\omega_k\gamma_kY_k+\sigma\bar\omega u]dt+\sigma\bar\omega\,dW`."""
+    return (y * (omega * gammas)).sum(-1)
+
+
+def ou_bank_step(y: torch.Tensor, u: torch.Tensor, dw: torch.Tensor, gammas: torch.Tensor, dt: float) -> torch.Tensor:
+    r"""Euler step of the controlled OU bank :math:`dY_k=(-\gamma_kY_k+u)dt+dW`, ``y (..., K)``, ``u, dw (...)``
+    (one control and one Brownian increment shared by the K components)."""
+    return y + (-gammas * y + u[..., None]) * dt + dw[..., None]
 
 
 @dataclass(frozen=True)
@@ -127,9 +142,9 @@ class FractionalOUVI(nn.Module):
                 t = torch.full((n_paths, 1), n * dt)
                 u = self.control(torch.cat([x[:, None], y, t, ctx], 1))[:, 0]
             dw = sqrt_dt * torch.randn(n_paths, generator=generator)
-            drift_x = -theta * x - sigma * (y * (omega * g)).sum(1) + sigma * omega.sum() * u
+            drift_x = -theta * x - sigma * ou_bank_feedback(y, g, omega) + sigma * omega.sum() * u
             x = x + drift_x * dt + sigma * omega.sum() * dw
-            y = y + (-g * y + u[:, None]) * dt + dw[:, None]
+            y = ou_bank_step(y, u, dw, g, dt)
             kl = kl + 0.5 * u**2 * dt
             if track_weight:
                 stochastic = stochastic + u * dw
