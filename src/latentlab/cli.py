@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     papers = commands.add_parser("papers", help="list the 60 papers and their status")
+    papers.add_argument("--all", action="store_true",
+                        help="also list the hidden, non-paper experiments (selftest, deeprl-baselines)")
     papers.add_argument("--family", help=f"one of: {', '.join(registry.families())}")
     papers.add_argument("--status", help="planned or implemented")
     papers.add_argument("--json", action="store_true", help="print a JSON list")
@@ -96,7 +98,8 @@ def cmd_papers(args: argparse.Namespace) -> int:
         raise UsageError(f"--family must be one of {', '.join(registry.families())}, got {args.family!r}")
     if args.status and args.status not in registry.STATUSES:
         raise UsageError(f"--status must be one of {', '.join(registry.STATUSES)}, got {args.status!r}")
-    rows = [e.as_dict() for e in registry.entries()]
+    listed = registry.entries() + (registry.hidden_entries() if args.all else ())
+    rows = [e.as_dict() for e in listed]
     rows = [r for r in rows if (not args.family or r["family"] == args.family)
             and (not args.status or r["status"] == args.status)]
     if args.json:
@@ -108,7 +111,8 @@ def cmd_papers(args: argparse.Namespace) -> int:
     table = Table("#", "slug", "family", "status", "arXiv", "title", box=None)
     for r in rows:
         style = "green" if r["status"] == "implemented" else "dim"
-        table.add_row(str(r["number"]), r["slug"], r["family"], f"[{style}]{r['status']}[/]", r["arxiv"], r["title"])
+        number = str(r["number"]) if r["number"] else "-"  # hidden experiments have number 0
+        table.add_row(number, r["slug"], r["family"], f"[{style}]{r['status']}[/]", r["arxiv"], r["title"])
     Console().print(table)
     return 0
 

@@ -41,6 +41,7 @@ buffer 1e6, τ 0.005, γ 0.99, learning_starts 100, one gradient step per vector
 auto-α from 1.0 with target −|A|, log-std clipped to [−20, 2].  :meth:`SACConfig.cleanrl`
 gives CleanRL's ``sac_continuous_action.py`` (critic lr 1e-3, learning_starts 5000, actor and
 α updated every 2 steps twice, log-std squashed to [−5, 2]).
+:meth:`SACConfig.zoo_pendulum` is RL-Zoo's tuned Pendulum-v1 entry (lr 1e-3 everywhere, 20 k steps).
 
 **SAC-N / EDAC / RAVL critic ensembles** (``n_critics = N``, ``critic_diversity_coef = η``;
 An et al. 2021, Sims et al. 2024).  N critics replace the twin: the target and the actor use
@@ -179,6 +180,13 @@ class SACConfig(ConfigMixin):
     def cleanrl(cls, **changes: Any) -> SACConfig:
         return cls(**{**dict(critic_lr=1e-3, alpha_lr=1e-3, learning_starts=5000, policy_frequency=2,
                              log_std_bounds=(-5.0, 2.0), log_std_mode="tanh"), **changes})
+
+    @classmethod
+    def zoo_pendulum(cls, **changes: Any) -> SACConfig:
+        """RL-Zoo's tuned SAC for Pendulum-v1 (``hyperparams/sac.yml``: ``n_timesteps: 20000``,
+        ``learning_rate: 1e-3``; SB3 uses that one learning rate for the actor, the critics and
+        the entropy coefficient); everything else is SB3's ``SAC`` default, i.e. this class's."""
+        return cls(**{**dict(total_steps=20_000, actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3), **changes})
 
     @classmethod
     def edac(cls, **changes: Any) -> SACConfig:

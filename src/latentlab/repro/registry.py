@@ -2,8 +2,10 @@
 
 The list (number, slug, family, arXiv id, title) ships as ``papers.tsv`` next to this
 file.  A paper is ``implemented`` when ``latentlab.papers.<slug_with_underscores>``
-exists, ``planned`` otherwise.  The hidden paper ``selftest`` (a trivial experiment
-used by the framework's own tests and benchmarks) loads like any other but is not listed.
+exists, ``planned`` otherwise.  Hidden experiments (:data:`HIDDEN`: ``selftest``, a trivial
+experiment used by the framework's own tests and benchmarks, and ``deeprl-baselines``, our
+PPO/SAC against published CleanRL / RL-Zoo numbers) load like any paper but are not among
+the 60 (``latentlab papers --all`` lists them).
 """
 
 from __future__ import annotations
@@ -30,10 +32,17 @@ __all__ = [
     "load",
     "module_name",
     "SELFTEST",
+    "HIDDEN",
+    "hidden_entries",
 ]
 
 SELFTEST = "selftest"
-_SELFTEST_MODULE = "latentlab.repro.selftest"
+# Hidden, non-paper experiments: slug -> (module, family, title); number 0, no arXiv id.
+HIDDEN: dict[str, tuple[str, str, str]] = {
+    SELFTEST: ("latentlab.repro.selftest", "repro", "Framework self-test (a trivial experiment)"),
+    "deeprl-baselines": ("latentlab.deeprl.baselines", "deeprl",
+                         "Deep-RL core vs published CleanRL / RL-Zoo baselines"),
+}
 STATUSES = ("planned", "implemented")
 
 
@@ -72,8 +81,8 @@ class PaperEntry:
 
 
 def module_name(slug: str) -> str:
-    if slug == SELFTEST:
-        return _SELFTEST_MODULE
+    if slug in HIDDEN:
+        return HIDDEN[slug][0]
     return "latentlab.papers." + slug.replace("-", "_")
 
 
@@ -97,10 +106,16 @@ def families() -> tuple[str, ...]:
     return tuple(sorted({e.family for e in entries()}))
 
 
+def hidden_entries() -> tuple[PaperEntry, ...]:
+    """The hidden experiments (:data:`HIDDEN`) as registry entries (number 0)."""
+    return tuple(PaperEntry(0, slug, family, "", title) for slug, (_, family, title) in HIDDEN.items())
+
+
 def entry(slug: str) -> PaperEntry:
-    """The registry entry of ``slug`` (``selftest`` included); :class:`UnknownPaper` otherwise."""
-    if slug == SELFTEST:
-        return PaperEntry(0, SELFTEST, "repro", "", "Framework self-test (a trivial experiment)")
+    """The registry entry of ``slug`` (hidden experiments included); :class:`UnknownPaper` otherwise."""
+    for item in hidden_entries():
+        if item.slug == slug:
+            return item
     for item in entries():
         if item.slug == slug:
             return item
@@ -121,7 +136,7 @@ class LoadedPaper:
 def load(slug: str) -> LoadedPaper:
     """Import the module implementing ``slug`` and check it against its registry entry."""
     item = entry(slug)
-    if item.status != "implemented" and slug != SELFTEST:
+    if item.status != "implemented" and slug not in HIDDEN:
         raise UnknownPaper(f"paper {slug!r} is registered but not implemented yet (status: planned)")
     module = importlib.import_module(item.module)
     paper = _validate(module, item)
