@@ -25,6 +25,9 @@ batching differs.
 * Also measured, not targeted: the library's whole ``SAC.update`` with ``SACConfig.ravl()`` (critics,
   actor, temperature and Polyak step); the same critic step with 64-wide critics on a 3-D state
   (Pendulum-size) and the dynamics step of the 7 x (3x64) ensemble used by paper 11's quick budget.
+* Bound on the critic ratio: the share of the loop's critic step spent in matrix products
+  (profiler self time) and ``1 / share``, the most any ensemble layout could gain on this machine,
+  since batched and looped products run at the same GMAC/s (``gemm_*``).
 
 Target (set before measuring, the issue's): vectorising is at least 3x faster than the
 per-member loop on both targeted ratios.  Each side is timed three times, alternating, and the
@@ -210,6 +213,30 @@ def _gemm_roofline(n: int = 10, rows: int = 256, width: int = 256, reps: int = 1
     return {"batched_gmac_per_s": macs / batched / 1e9, "loop_gmac_per_s": macs / looped / 1e9}
 
 
+def _loop_gemm_share(obs_dim: int = 17, act_dim: int = 6, width: int = 256, n: int = 10, batch: int = 256,
+                     updates: int = 5) -> float:
+    """Fraction of the per-member loop's critic step spent in matrix products (torch profiler, self time).
+
+    Vectorising can only remove the rest, and the products run at the same rate batched or not
+    (:func:`_gemm_roofline`), so ``1 / share`` bounds the speed-up any ensemble layout can give here."""
+    from torch.profiler import profile
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    data = (torch.randn(batch, obs_dim, generator=g), torch.rand(batch, act_dim, generator=g) * 2 - 1,
+            torch.randn(batch, generator=g), torch.randn(batch, obs_dim, generator=g),
+            torch.rand(batch, act_dim, generator=g) * 2 - 1)
+    loop = _LoopCritics(CriticEnsemble(n, obs_dim, act_dim, (width, width, width)), 1.0)
+    loop.update(*data)
+    with profile() as prof:
+        for _ in range(updates):
+            loop.update(*data)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    gemm = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
+    return gemm / total
+
+
 def run(quick: bool = False) -> dict:
     calls, updates = (20, 10) if quick else (100, 40)
     dyn = _dynamics((200, 200, 200, 200), 1000, calls)
@@ -218,6 +245,7 @@ def run(quick: bool = False) -> dict:
     crit_small = _critics(3, 1, 64, 4 * updates)
     sac_ravl = _sac_ravl(updates)
     gemm = _gemm_roofline()
+    gemm_share = _loop_gemm_share()
     measurements = {
         "dynamics_7x4x200_b1000_vectorised_transitions_per_s": dyn["vectorised"],
         "dynamics_7x4x200_b1000_loop_transitions_per_s": dyn["loop"],
@@ -235,6 +263,8 @@ def run(quick: bool = False) -> dict:
         "sac_ravl_full_update_10x3x256_updates_per_s": sac_ravl,
         "gemm_10x256x256x256_batched_gmac_per_s": gemm["batched_gmac_per_s"],
         "gemm_10x256x256x256_loop_gmac_per_s": gemm["loop_gmac_per_s"],
+        "ravl_10x3x256_loop_gemm_time_share": gemm_share,
+        "ravl_10x3x256_upper_bound_vs_loop": 1.0 / gemm_share,
         "step_calls": calls, "critic_updates": updates,
     }
     return {
