@@ -43,6 +43,18 @@ half, the position of :math:`\arg\min_t \hat r_t` is compared with the corrupted
 strings, as the spec's part (d) asks): the mean implicit reward
 :math:`\beta\log\pi_\theta(y_w|x)/\pi_{ref}(y_w|x)` of the training chosen strings at the end.
 
+(d') **Broad reference** (full budget only; smoke runs it at toy size): the spec's comparison "with
+:math:`\pi_{ref}` trained on broad data the decline is smaller".  Same network initialisation, same
+preference pairs and same SFT / DPO minibatch streams as (b) (a paired design), but the reference
+is SFT-trained on *broad* data: the training chosen strings with every token resampled uniformly
+with probability ``broad_noise`` = 0.5 (:func:`broad_sft_data`; a wide distribution over all
+strings that still leans toward the chosen ones, as a pretrained model would).  Why the decline
+should be smaller: :math:`\mathbb E_{y\sim\pi_{ref}}[\beta\log\pi^*/\pi_{ref}] =
+-\beta\,\mathrm{KL}(\pi_{ref}\|\pi^*)\le 0` forces down only the implicit reward of responses
+*typical of the reference*; under a broad reference the chosen strings are not typical, and DPO
+can raise them.  Tracked quantity: the same mean :math:`\beta\log\pi_\theta/\pi_{ref}` on the
+training chosen strings as (d).
+
 (c) **Beam search** (full budget only, as in the spec; smoke runs it at toy size): 16 prompts,
 target strings of 10 tokens; reference = tiny GPT after SFT on targets with 30% of tokens
 replaced at random; 2 000 pairs sampled from the reference, BT labels on the number of matching
@@ -57,6 +69,10 @@ Claims and thresholds (the spec's, fixed before running)
 * ``chosen-likelihood-declines``: that mean is negative in ≥ 80% of seeds (0/1 per seed).  This
   claim was added after the first quick run of (b), with the spec's threshold; the heat maps
   of that run had already shown negative rewards on correct tokens.
+* ``broad-reference-declines-less`` (d'), written before any run of (d'), full budget only: per seed 1
+  if the final mean chosen implicit reward with the broad reference is *higher* than with the
+  chosen-SFT reference (its decline smaller), else 0; must hold in ≥ 80% of seeds.  INCONCLUSIVE at
+  quick (not measured there).
 * ``beam-search-helps``: best beam ≥ 1.1 × sampling; ``beam-overoptimisation``: reward(16) <
   max_k reward(k) in ≥ 50% of seeds (the spec: "report whether the curve peaks before 16").
 * ``credit-assignment``: :math:`\arg\min_t\hat r_t` hits the corrupted position in
@@ -72,12 +88,14 @@ its most negative token is the corrupted one in only 12-33% of strings (training
 alike): the network also lowers many correct tokens before and after the corruption.  A
 first run with the randomly initialised network as reference (``reference="init"``) gave
 0.20 on seed 0, so the SFT reference is not the cause.
+Re-run in the third session after adding (d'): identical numbers; broad-reference-declines-less
+INCONCLUSIVE (not measured at quick); 112 s wall with 1 worker, 26-30 s per seed.
 
 Not reproduced
 --------------
-The "broad reference declines less" comparison of (d) is not implemented; :func:`latentlab.preference.beam_search` and
-:func:`latentlab.preference.implicit_token_rewards` provide the tools.  The paper's
-TL;DR / Pythia-2.8B heat maps and GPT-4 win rates are out of reach on CPU.
+Parts (c) and (d') are implemented but have not been run at their (full) budget; the smoke budget
+runs them at toy size (no verdict).  The paper's TL;DR / Pythia-2.8B heat maps and GPT-4 win rates
+are out of reach on CPU.
 """
 
 from __future__ import annotations
@@ -111,7 +129,8 @@ from latentlab.repro.context import RunContext
 from latentlab.repro.paper import Budget, Claim, Paper, Verdict
 from latentlab.repro.plotting import pyplot, save_figure
 
-__all__ = ["Config", "PAPER", "run", "check", "figures", "population_dpo_loss", "fit_population_dpo"]
+__all__ = ["Config", "PAPER", "run", "check", "figures", "population_dpo_loss", "fit_population_dpo",
+           "broad_sft_data"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,11 @@ class Config:
     (the paper's pipeline); ``"init"``: the randomly initialised network."""
     sft_steps: int = 200
     heatmap_rows: int = 8
+    broad_reference: bool = False
+    """(d') Also run DPO (same data, same init, same minibatches) from a reference SFT-trained on *broad* data
+    (full budget only; smoke exercises it): every token of each training chosen string is resampled uniformly
+    with probability ``broad_noise``."""
+    broad_noise: float = 0.5
 
 
 CLAIMS = (
@@ -167,6 +191,11 @@ CLAIMS = (
           "(d) With an SFT reference trained on the chosen strings, the mean implicit reward "
           "beta*log(pi/pi_ref) of the training chosen strings is negative at the end of DPO (in >= 80% of seeds).",
           metric="chosen_reward_negative", threshold=0.8, direction=">="),
+    Claim("broad-reference-declines-less",
+          "(d) With a reference SFT-trained on broad data (chosen strings with each token resampled uniformly w.p. "
+          "0.5) the final mean implicit reward of the training chosen strings is higher (the decline smaller) than "
+          "with the reference SFT-trained on the chosen strings, in >= 80% of seeds.",
+          metric="broad_declines_less", threshold=0.8, direction=">="),
     Claim("beam-search-helps",
           "(c) Beam search over the DPO policy reaches >= 1.1x the true reward of sampling from it (best beam size).",
           metric="beam_gain", threshold=1.1, direction=">="),
@@ -180,6 +209,8 @@ CLAIMS = (
           metric="credit_hit_rate", threshold=0.8, direction=">="),
 )
 
+FULL_ONLY = ("broad-reference-declines-less", "beam-search-helps", "beam-overoptimisation")
+
 PAPER = Paper(
     slug="r-to-q-star",
     number=18,
@@ -190,10 +221,11 @@ PAPER = Paper(
     budgets={
         "smoke": Budget(Config(tree_vocab=3, tree_horizon=3, tree_prompts=2, lbfgs_iterations=100, n_prompts=8,
                                n_pairs=300, steps=40, sft_steps=20, heatmap_rows=4, beam=True, beam_prompts=4,
-                               beam_horizon=5, beam_pairs=200, beam_sizes=(1, 2, 4), beam_samples=8), seeds=2,
+                               beam_horizon=5, beam_pairs=200, beam_sizes=(1, 2, 4), beam_samples=8,
+                               broad_reference=True), seeds=2,
                         note="seconds; INCONCLUSIVE allowed"),
         "quick": Budget(Config(), seeds=4, note="exact tree (a) + tiny-GPT credit assignment (b)"),
-        "full": Budget(Config(steps=1500, n_pairs=6000, n_prompts=64, beam=True), seeds=10),
+        "full": Budget(Config(steps=1500, n_pairs=6000, n_prompts=64, beam=True, broad_reference=True), seeds=10),
     },
     summary="DPO's implicit token reward is an optimal advantage: exact identity on a prefix tree, and token-level "
             "credit assignment by a DPO-trained tiny GPT.",
@@ -265,7 +297,6 @@ def _exact_identity(config: Config, ctx: RunContext) -> dict:
 
 
 def _credit_assignment(config: Config, ctx: RunContext) -> dict:
-    from latentlab.preference.lm import tiny_lm_policy
 
     rng = ctx.rng(2)
     task = TargetStringTask.random(config.n_prompts, config.target_length, config.vocab, rng)
@@ -278,19 +309,10 @@ def _credit_assignment(config: Config, ctx: RunContext) -> dict:
     data = PreferenceData(torch.as_tensor(picked[:, 0]), torch.as_tensor(task.targets[picked[:, 0]]),
                           torch.as_tensor(task.corrupt(picked[:, 0], picked[:, 1], picked[:, 2])))
     seed = int(ctx.rng(3).integers(2**31))
-    policy = tiny_lm_policy(config.n_prompts, config.vocab, config.target_length, seed=seed,
-                            n_layer=config.n_layer, n_embd=config.n_embd)
-    if config.reference == "sft":
-        supervised_finetune(policy, data.prompts, data.chosen, config.sft_steps, config.lr, config.batch_size,
-                            ctx.torch_generator(5))
-    elif config.reference != "init":
+    if config.reference not in ("sft", "init"):
         raise ValueError(f"reference must be 'sft' or 'init', got {config.reference!r}")
-    reference = frozen_copy(policy)
-    trainer = OfflinePreferenceTrainer(policy, reference,
-                                       DPOConfig(beta=config.beta, lr=config.lr, batch_size=config.batch_size))
-    losses = trainer.fit(data, config.steps, ctx.torch_generator(4))
-    ctx.check_finite("dpo_loss", losses[-1] if losses else 0.0)
-    policy.eval()
+    sft_responses = data.chosen if config.reference == "sft" else None
+    policy, reference, losses = _dpo_from_reference(config, ctx, data, seed, sft_responses)
     prompts = torch.as_tensor(held[:, 0])
     rejected = torch.as_tensor(task.corrupt(held[:, 0], held[:, 1], held[:, 2]))
     rewards = implicit_token_rewards(policy, reference, prompts, rejected, config.beta)
@@ -304,7 +326,15 @@ def _credit_assignment(config: Config, ctx: RunContext) -> dict:
     train_targets = torch.as_tensor(task.targets[train_prompts])
     chosen_train = implicit_token_rewards(policy, reference, train_prompts, train_targets, config.beta).sum(-1)
     rows = slice(0, config.heatmap_rows)
-    return {
+    broad = {}
+    if config.broad_reference:
+        broad_chosen = broad_sft_data(data.chosen, config.broad_noise, config.vocab, ctx.rng(6))
+        broad_policy, broad_ref, _ = _dpo_from_reference(config, ctx, data, seed, broad_chosen)
+        broad_train = implicit_token_rewards(broad_policy, broad_ref, train_prompts, train_targets,
+                                             config.beta).sum(-1)
+        broad = {"chosen_implicit_reward_broad": float(broad_train.mean()),
+                 "broad_declines_less": float(broad_train.mean() > chosen_train.mean())}
+    return broad | {
         "chosen_implicit_reward": float(chosen_train.mean()),
         "chosen_reward_negative": float(chosen_train.mean() < 0),
         "credit_hit_rate": float(hits.mean()),
@@ -318,6 +348,35 @@ def _credit_assignment(config: Config, ctx: RunContext) -> dict:
         "heatmap": rewards[rows].tolist(),
         "heatmap_positions": held[rows, 1].tolist(),
     }
+
+
+def broad_sft_data(chosen: torch.Tensor, noise: float, vocab: int, rng: np.random.Generator) -> torch.Tensor:
+    """Broad SFT data of (d): each token of ``chosen`` ``(N, T)`` replaced by a uniform token w.p. ``noise``."""
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"broad_noise must be in [0, 1], got {noise}")
+    flip = torch.as_tensor(rng.random(tuple(chosen.shape)) < noise)
+    uniform = torch.as_tensor(rng.integers(0, vocab, tuple(chosen.shape)))
+    return torch.where(flip, uniform, chosen)
+
+
+def _dpo_from_reference(config: Config, ctx: RunContext, data: PreferenceData, seed: int,
+                        sft_responses: torch.Tensor | None):
+    """Tiny GPT (init ``seed``), SFT on ``(data.prompts, sft_responses)`` (None: no SFT) as the frozen
+    reference, then DPO on ``data``; the same generator streams for every reference (paired design)."""
+    from latentlab.preference.lm import tiny_lm_policy
+
+    policy = tiny_lm_policy(config.n_prompts, config.vocab, config.target_length, seed=seed,
+                            n_layer=config.n_layer, n_embd=config.n_embd)
+    if sft_responses is not None:
+        supervised_finetune(policy, data.prompts, sft_responses, config.sft_steps, config.lr, config.batch_size,
+                            ctx.torch_generator(5))
+    reference = frozen_copy(policy)
+    trainer = OfflinePreferenceTrainer(policy, reference,
+                                       DPOConfig(beta=config.beta, lr=config.lr, batch_size=config.batch_size))
+    losses = trainer.fit(data, config.steps, ctx.torch_generator(4))
+    ctx.check_finite("dpo_loss", losses[-1] if losses else 0.0)
+    policy.eval()
+    return policy, reference, losses
 
 
 def _beam_search_curve(config: Config, ctx: RunContext) -> dict:
@@ -374,7 +433,9 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
     verdicts = []
     for claim in CLAIMS:
         values = [r[claim.metric] for r in results if claim.metric in r]
-        verdicts.append(claim.judge(values, budget) if values else claim.inconclusive(budget, "not measured"))
+        why = ("measured at the full budget only (beam / broad_reference)" if claim.name in FULL_ONLY
+               else "not measured")
+        verdicts.append(claim.judge(values, budget) if values else claim.inconclusive(budget, why))
     return verdicts
 
 
