@@ -35,6 +35,10 @@ def test_claim_with_non_finite_measurement_fails_and_empty_is_inconclusive():
     claim = Claim("c", "s", "x", 0.5)
     assert claim.judge([1.0, float("nan")], "quick").status == "FAIL"
     assert claim.judge([], "quick").status == "INCONCLUSIVE"
+    assert claim.judge([], "quick").detail == "no finished runs"
+    empty = claim.judge([], "quick", detail="ignored without numbers", missing="measured at the full budget only")
+    assert (empty.status, empty.detail, empty.value) == ("INCONCLUSIVE", "measured at the full budget only", None)
+    assert claim.judge([1.0, 1.0], "quick", missing="unused").status == "PASS"
 
 
 def test_claim_validation():

@@ -435,7 +435,7 @@ def check(results: list[dict], budget: str) -> list[Verdict]:
         values = [r[claim.metric] for r in results if claim.metric in r]
         why = ("measured at the full budget only (beam / broad_reference)" if claim.name in FULL_ONLY
                else "not measured")
-        verdicts.append(claim.judge(values, budget) if values else claim.inconclusive(budget, why))
+        verdicts.append(claim.judge(values, budget, missing=why))
     return verdicts
 
 

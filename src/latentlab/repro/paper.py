@@ -129,11 +129,13 @@ class Claim:
     def criterion(self) -> str:
         return f"{self.statistic} {self.metric} {self.direction} {self.threshold:g}"
 
-    def judge(self, per_seed: Sequence[float] | np.ndarray, budget: str, detail: str = "") -> Verdict:
-        """Verdict from one measured number per seed (bootstrap CI over seeds)."""
+    def judge(self, per_seed: Sequence[float] | np.ndarray, budget: str, detail: str = "",
+              missing: str = "no finished runs") -> Verdict:
+        """Verdict from one measured number per seed (bootstrap CI over seeds); with no numbers at all,
+        INCONCLUSIVE with the reason ``missing`` (e.g. "measured at the full budget only")."""
         values = np.asarray(per_seed, dtype=float).ravel()
         if values.size == 0:
-            return self.inconclusive(budget, "no finished runs")
+            return self.inconclusive(budget, missing)
         if not np.all(np.isfinite(values)):
             return Verdict(self.name, "FAIL", None, None, None, self.criterion, int(values.size), budget,
                            f"non-finite measurement(s): {values.tolist()}")
