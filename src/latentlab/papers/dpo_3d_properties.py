@@ -104,8 +104,22 @@ PASS: chosen-degrades (Δlog π(y_w) = -3.5), sft-keeps-chosen (+1.2).  FAIL: dr
 each prompt gains mass).  INCONCLUSIVE: sft-cuts-dispersion (its precondition fails: DPO's
 unseen mass does not rise, so there is nothing to cut; it was reported as a vacuous PASS
 before this was made explicit), on-policy-better (1.013 [0.973, 1.059]).  The Flex-DPO and
-tiny-GPT claims are INCONCLUSIVE at quick (full budget only); they have not been run at the
-full budget yet.
+tiny-GPT claims are INCONCLUSIVE at quick (full budget only).
+
+Measured (full, 5 seeds, 2 workers, 8 min 54 s wall; first full run, 2026-11-24)
+---------------------------------------------------------------------------------
+Toy: drastic-drop FAIL 1.47 [1.43, 1.54]; chosen-degrades PASS -3.18 [-3.49, -2.80]; dispersion
+FAIL -0.078 [-0.099, -0.048]; sft-keeps-chosen PASS 1.31 [1.26, 1.37]; sft-cuts-dispersion
+INCONCLUSIVE (precondition fails in 5/5 seeds); on-policy-better PASS 1.098 [1.052, 1.146].
+Flex-DPO: the counter-argument above wins: at :math:`\beta_l = 4\beta_w` the rejected drop is
+6.1x vanilla's ([5.5, 6.9]; flex-slows-drop FAIL), the chosen log-likelihood ends 24.7 lower
+(flex-keeps-chosen FAIL) and the drop grows with the ratio in every seed (flex-drop-monotone
+FAIL 0).  Tiny GPT: gpt-drastic-drop FAIL 1.34 [1.26, 1.42]; gpt-chosen-degrades PASS -3.07
+[-3.83, -2.32]; gpt-dispersion INCONCLUSIVE 0.182 [0.066, 0.291] (the unseen mass does rise
+here, unlike the toy); gpt-sft-keeps-chosen PASS 3.98 [3.45, 4.60]; gpt-sft-cuts-dispersion
+INCONCLUSIVE (precondition fails in 1/5 seeds).  Fixed-temperature Flex-DPO with a larger
+rejected temperature therefore makes the 3D effects worse on these toys; the paper's adaptive
+rule (not implemented) may behave differently.
 
 Extra (reported, not claimed): the same off-policy DPO on a *tabular* softmax (no sharing),
 whose unseen logits get exactly zero gradient, so its unseen mass moves only through
