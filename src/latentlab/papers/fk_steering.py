@@ -85,8 +85,14 @@ What differs from the paper
 No text-to-image models, text or learned reward models: the base model is an exact 2-D mixture with
 closed-form rewards (quick) and a tiny digits U-Net with a classifier reward (full).  Not done: the
 trained-MLP 2-D base model, the many-sample / no-intermediate-reward ablation and reward-vs-NFE curves
-beyond k in {4, 8}.  The full budget has not been run yet (no digits verdicts exist); only its
-smoke-sized code path and a timing run.
+beyond k in {4, 8}.
+
+First full run (8 seeds, 2 workers, 24 min 49 s wall, 2026-11-24): tilted-target PASS 0.049 [0.041,
+0.057]; beats-best-of-n PASS -0.560 [-0.571, -0.548]; rare-event-rate PASS 100.4 [94.5, 105.7];
+rare-event-vs-best-of-n PASS 0.875 [0.871, 0.879]; lambda-zero-is-base FAIL 2.52 [1.79, 3.38] (multinomial
+resampling duplicates particles, as at quick); more-particles-more-reward PASS 0.695 [0.681, 0.708];
+digits: digits-reward-vs-best-of-n INCONCLUSIVE 0.36 [-0.55, 1.13] (FK k=4 vs best-of-4 mean log p(rare
+digit), near-degenerate resampling at lambda = 10), digits-fd-vs-best-of-n PASS 0.925 [0.827, 1.059].
 """
 
 from __future__ import annotations
