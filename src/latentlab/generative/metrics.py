@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,14 +93,19 @@ def mmd(x: Tensor, y: Tensor, scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 
         d2 = torch.cdist(a, b) ** 2
         return sum(torch.exp(-d2 / (2 * (s * bandwidth) ** 2)) for s in scales) / len(scales)
 
+    return float(torch.sqrt(_mmd2(kernel, x, y, unbiased).clamp_min(0)))
+
+
+def _mmd2(kernel: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor, unbiased: bool) -> Tensor:
+    r""":math:`\mathrm{MMD}^2` of the samples ``x`` and ``y`` under ``kernel``: within-sample means (off-diagonal
+    means :math:`\sum_{i\ne j}k/(n(n-1))` when ``unbiased``) minus twice the cross mean."""
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
     if unbiased:
         n, m = len(x), len(y)
         value = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
     else:
         value = kxx.mean() + kyy.mean()
-    value = value - 2 * kxy.mean()
-    return float(torch.sqrt(value.clamp_min(0)))
+    return value - 2 * kxy.mean()
 
 
 def gaussian_kl(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> float:
@@ -208,15 +214,8 @@ def kernel_distance(feat1: Tensor | np.ndarray, feat2: Tensor | np.ndarray) -> f
     x, y = _as_2d("feat1", feat1), _as_2d("feat2", feat2)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"feat1 and feat2 must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    d, n, m = x.shape[1], x.shape[0], y.shape[0]
-
-    def k(a: Tensor, b: Tensor) -> Tensor:
-        return (a @ b.T / d + 1) ** 3
-
-    kxx, kyy = k(x, x), k(y, y)
-    within = ((kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
-              + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)))
-    return float(within - 2 * k(x, y).mean())
+    d = x.shape[1]
+    return float(_mmd2(lambda a, b: (a @ b.T / d + 1) ** 3, x, y, unbiased=True))
 
 
 def digits_kernel_distance(samples: Tensor, reference: Tensor, classifier: DigitsFeatureNet | None = None) -> float:

@@ -43,6 +43,27 @@ __all__ = ["FractionalOUVI", "ObservedPaths", "discretised_log_marginal", "iwae"
            "simulate_fractional_ou"]
 
 
+class LearnableHurst:
+    r"""Mixin for an ``nn.Module`` driven by the Markov approximation of fBM: it holds ``hurst_logit``
+    (:func:`hurst_parameter`) and the numpy copy ``_gammas_np`` of the OU rates, and gives
+    :math:`H = \sigma(\mathrm{logit})` and the optimal weights :math:`\omega(H)`, differentiable in :math:`H`."""
+
+    hurst_logit: nn.Parameter
+    _gammas_np: np.ndarray
+
+    @property
+    def hurst(self) -> torch.Tensor:
+        return torch.sigmoid(self.hurst_logit)
+
+    def weights(self) -> torch.Tensor:
+        return optimal_weights_torch(self.hurst.double(), self._gammas_np).float()
+
+
+def hurst_parameter(hurst: float, learn: bool) -> nn.Parameter:
+    """The logit of ``hurst`` in (0, 1) as a parameter (frozen unless ``learn``)."""
+    return nn.Parameter(torch.tensor(float(np.log(hurst / (1 - hurst)))), requires_grad=learn)
+
+
 def ou_bank_feedback(y: torch.Tensor, gammas: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
     r""":math:`\sum_k\omega_k\gamma_kY_k` over the last axis of ``y (..., K)``: the drift part of
     :math:`d\hat B^H=\sum_k\omega_kdY_k=-\sum_k\omega_k\gamma_kY_kdt+\bar\omega(u\,dt+dW)`.  A state driven
@@ -88,7 +109,7 @@ def simulate_fractional_ou(theta: float, sigma: float, hurst: float, n_paths: in
     return ObservedPaths(values, index, dt, n_steps)
 
 
-class FractionalOUVI(nn.Module):
+class FractionalOUVI(LearnableHurst, nn.Module):
     """Prior parameters (theta, sigma, H) and the posterior control network; :meth:`elbo` per path."""
 
     def __init__(self, gammas: np.ndarray, n_obs: int, obs_noise: float, hidden: int = 64, context: int = 16,
@@ -101,19 +122,11 @@ class FractionalOUVI(nn.Module):
         self.obs_noise = float(obs_noise)
         self.log_theta = nn.Parameter(torch.tensor(float(np.log(theta))))
         self.log_sigma = nn.Parameter(torch.tensor(float(np.log(sigma))))
-        logit = torch.tensor(float(np.log(hurst / (1 - hurst))))
-        self.hurst_logit = nn.Parameter(logit) if learn_hurst else nn.Parameter(logit, requires_grad=False)
+        self.hurst_logit = hurst_parameter(hurst, learn_hurst)
         k = len(gammas)
         self.encoder = nn.Sequential(nn.Linear(2 * n_obs, hidden), nn.Tanh(), nn.Linear(hidden, context))
         self.control = nn.Sequential(nn.Linear(k + 2 + context, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
                                      nn.Tanh(), nn.Linear(hidden, 1))
-
-    @property
-    def hurst(self) -> torch.Tensor:
-        return torch.sigmoid(self.hurst_logit)
-
-    def weights(self) -> torch.Tensor:
-        return optimal_weights_torch(self.hurst.double(), self._gammas_np).float()
 
     def sample_paths(self, ctx: torch.Tensor | None, n_paths: int, n_steps: int, dt: float,
                      generator: torch.Generator, zero_control: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentlab.inference.fbm import optimal_weights_torch, sample_fbm
-from latentlab.inference.fractional_sde import ou_bank_feedback, ou_bank_step
+from latentlab.inference.fbm import sample_fbm
+from latentlab.inference.fractional_sde import LearnableHurst, hurst_parameter, ou_bank_feedback, ou_bank_step
 
 __all__ = [
     "DIGIT",
@@ -138,7 +138,7 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class LatentVideoSDE(nn.Module):
+class LatentVideoSDE(LearnableHurst, nn.Module):
     """Encoder of the first frames -> :math:`Z_0`; MA-fBM (or BM) driven latent SDE; per-frame decoder."""
 
     def __init__(self, gammas: np.ndarray, n_frames: int, n_context: int = 3, latent: int = 6, hidden: int = 64,
@@ -160,21 +160,13 @@ class LatentVideoSDE(nn.Module):
         self.pixel_noise, self.steps_per_frame = float(pixel_noise), steps_per_frame
         self.dt = 1.0 / ((n_frames - 1) * steps_per_frame)
         pixels = self.pixels = canvas * canvas
-        logit = torch.tensor(float(np.log(hurst / (1 - hurst))))
-        self.hurst_logit = nn.Parameter(logit, requires_grad=learn_hurst)
+        self.hurst_logit = hurst_parameter(hurst, learn_hurst)
         self.log_sigma = nn.Parameter(torch.zeros(latent))
         self.z0_encoder = _mlp([n_context * pixels, hidden, 2 * latent])
         self.clip_encoder = _mlp([n_frames * pixels, hidden, context])
         self.drift = _mlp([latent, hidden, latent])
         self.control = _mlp([latent * (1 + len(gammas)) + 1 + context, hidden, latent])
         self.decoder = _mlp([latent, hidden, hidden, pixels])
-
-    @property
-    def hurst(self) -> torch.Tensor:
-        return torch.sigmoid(self.hurst_logit)
-
-    def weights(self) -> torch.Tensor:
-        return optimal_weights_torch(self.hurst.double(), self._gammas_np).float()
 
     def _flat(self, frames: torch.Tensor) -> torch.Tensor:
         frames = torch.as_tensor(frames, dtype=torch.float32)
