@@ -164,12 +164,21 @@ class MixtureGaussian:
                  squash: bool = True) -> None:
         if means.dim() < 2:
             raise ValueError(f"means must have shape (..., K, A), got {tuple(means.shape)}")
-        if logits is None:
-            logits = torch.zeros(means.shape[:-1], dtype=means.dtype, device=means.device)
-        self.router = Categorical(logits)
+        self._logits = logits
+        self._router: Categorical | None = None
         self.squash = squash
         self.components: TanhGaussian | DiagGaussian = (TanhGaussian if squash else DiagGaussian)(means, log_stds)
         self.n_components = means.shape[-2]
+
+    @property
+    def router(self) -> Categorical:
+        """The component law :math:`w(s)` (built on first use: a K = 1 actor never needs it in training)."""
+        if self._router is None:
+            means = self.components.mean
+            logits = self._logits if self._logits is not None else torch.zeros(
+                means.shape[:-1], dtype=means.dtype, device=means.device)
+            self._router = Categorical(logits)
+        return self._router
 
     @property
     def weights(self) -> torch.Tensor:

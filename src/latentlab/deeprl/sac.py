@@ -298,26 +298,19 @@ def actor_objective(dist: MixtureGaussian, critics: nn.Module, obs: torch.Tensor
     log_probs = dist.components.base.log_prob(u) - tanh_log_det(u)  # (B, K)
     q_all = _min_q(critics, obs, actions)  # (B, K)
     K = dist.n_components
-    if K == 1:
-        winner = torch.zeros(q_all.shape[:-1], dtype=torch.long)
-    else:
-        winner = q_all.detach().argmax(-1)
-    pick = winner.unsqueeze(-1)
-    log_prob = log_probs.gather(-1, pick).squeeze(-1)
-    q = q_all.gather(-1, pick).squeeze(-1)
+    winner = None if K == 1 else q_all.detach().argmax(-1)
+    log_prob, q = _pick_component(log_probs, winner, -1), _pick_component(q_all, winner, -1)
     info: dict[str, torch.Tensor] = {}
     if old_dist is not None and kl_coef is not None:
-        u_win = u.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
         old_base = old_dist.components.base
-        old_mean = old_base.mean.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
-        old_log_std = old_base.log_std.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, u.shape[-1])).squeeze(-2)
+        u_win, old_mean, old_log_std = (_pick_component(x, winner, -2) for x in (u, old_base.mean, old_base.log_std))
         z = (u_win - old_mean) / old_log_std.exp()
         old_log_prob = (-0.5 * z.pow(2) - old_log_std - 0.5 * np.log(2 * np.pi)).sum(-1) - tanh_log_det(u_win)
         loss = (kl_coef * log_prob + (alpha - kl_coef) * old_log_prob - q).mean()
         info["log_prob_old"] = old_log_prob.mean().detach()
     else:
         loss = (alpha * log_prob - q).mean()
-    if K > 1:
+    if winner is not None:
         router_loss = router_regression_loss(dist.weights, winner)
         loss = loss + router_coef * router_loss
         info["router_loss"] = router_loss.detach()
@@ -325,6 +318,16 @@ def actor_objective(dist: MixtureGaussian, critics: nn.Module, obs: torch.Tensor
         info["winner_entropy"] = -(freq * freq.clamp_min(1e-12).log()).sum()
     info["q"] = q.mean().detach()
     return loss, log_prob, info
+
+
+def _pick_component(per_component: torch.Tensor, k: torch.Tensor | None, axis: int) -> torch.Tensor:
+    """Component ``k`` (batch,) along the component ``axis``: -1 for ``(B, K)``, -2 for ``(B, K, A)``.
+
+    ``k=None`` means K = 1: a view of component 0, no gather."""
+    if k is None:
+        return per_component.select(axis, 0)
+    index = k.unsqueeze(-1) if axis == -1 else k.view(*k.shape, 1, 1).expand(*k.shape, 1, per_component.shape[-1])
+    return per_component.gather(axis, index).squeeze(axis)
 
 
 def _seeds(seed: int) -> list[int]:
@@ -357,6 +360,10 @@ class SAC:
             self._edac_init()
         self.critic_targets = copy.deepcopy(self.critics).requires_grad_(False)
         self.old_actor = copy.deepcopy(self.actor).requires_grad_(False) if c.mdpo_kl_coef is not None else None
+        # parameter lists read every update (load() restores values in place, so they stay valid)
+        self._actor_params = list(self.actor.parameters())
+        self._critic_params = list(self.critics.parameters())
+        self._target_params = list(self.critic_targets.parameters())
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, foreach=True)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr, foreach=True)
         self.log_alpha = torch.tensor(float(np.log(c.alpha_init if c.alpha is None else max(c.alpha, 1e-30))),
@@ -444,54 +451,48 @@ class SAC:
         with torch.no_grad():
             next_dist = self.actor(next_obs)
             next_all, next_logp_all = next_dist.rsample_all(self.generator)
-            if next_dist.n_components == 1:
-                k_next = torch.zeros(next_obs.shape[0], dtype=torch.long)
-            else:
-                k_next = next_dist.router.sample(self.generator)
-            pick = k_next.unsqueeze(-1)
-            next_actions = next_all.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, self.act_dim)).squeeze(-2)
-            next_logp = next_logp_all.gather(-1, pick).squeeze(-1)
+            k_next = None if next_dist.n_components == 1 else next_dist.router.sample(self.generator)
+            next_actions, next_logp = _pick_component(next_all, k_next, -2), _pick_component(next_logp_all, k_next, -1)
             target_q = _min_q(self.critic_targets, next_obs, next_actions) - alpha * next_logp
             y = rewards + c.gamma * (1.0 - terminated) * target_q
         if isinstance(self.critics, CriticEnsemble):
-            out = self._ensemble_critic_step(obs, actions, y)
+            stats = self._ensemble_critic_step(obs, actions, y)
         else:
             q1, q2 = self.critics[0](obs, actions), self.critics[1](obs, actions)
             critic_loss = 0.5 * (F.mse_loss(q1, y) + F.mse_loss(q2, y))
             self.critic_optimizer.zero_grad()
             critic_loss.backward()
             self.critic_optimizer.step()
-            out = {"critic_loss": float(critic_loss.detach()), "q1": float(q1.mean().detach())}
             with torch.no_grad():
-                out["q_mean"] = 0.5 * (out["q1"] + float(q2.mean()))
-                out["q_max"] = float(torch.maximum(q1, q2).max())
+                stats = {"critic_loss": critic_loss, "q1": q1.mean(), "q2": q2.mean(), "q_max": torch.maximum(q1, q2).max()}
         if self.n_updates % c.policy_frequency == 0:
-            self.critics.requires_grad_(False)  # the actor loss needs dQ/da only
             for _ in range(c.policy_frequency):
                 dist = self.actor(obs)
                 old = self.old_actor(obs) if self.old_actor is not None else None
                 loss, log_prob, info = actor_objective(dist, self.critics, obs, alpha, self.generator, old,
                                                        c.mdpo_kl_coef, c.router_coef)
                 self.actor_optimizer.zero_grad()
-                loss.backward()
+                loss.backward(inputs=self._actor_params)  # dQ/da flows through the critics; no critic grads
                 self.actor_optimizer.step()
-                out["actor_loss"] = float(loss.detach())
-                out["entropy"] = float(-log_prob.mean().detach())
-                out.update({k: float(v) for k, v in info.items()})
+                stats.update(actor_loss=loss, entropy=-log_prob.mean(), **info)
                 if self.alpha_optimizer is not None:
                     alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
                     self.alpha_optimizer.zero_grad()
                     alpha_loss.backward()
                     self.alpha_optimizer.step()
                     alpha = self.log_alpha.exp().detach()
-            self.critics.requires_grad_(True)
-        out["alpha"] = self.alpha
         with torch.no_grad():
-            torch._foreach_lerp_(list(self.critic_targets.parameters()), list(self.critics.parameters()), c.tau)
+            torch._foreach_lerp_(self._target_params, self._critic_params, c.tau)
+            # one conversion of every diagnostic (each float() would be its own sync and copy)
+            out = dict(zip(stats, torch.stack([v.detach().float() for v in stats.values()]).tolist()))
+        if "q2" in out:
+            out["q_mean"] = 0.5 * (out["q1"] + out.pop("q2"))
+        out["alpha"] = self.alpha
         self.n_updates += 1
         return out
 
-    def _ensemble_critic_step(self, obs: torch.Tensor, actions: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def _ensemble_critic_step(self, obs: torch.Tensor, actions: torch.Tensor, y: torch.Tensor
+                              ) -> dict[str, torch.Tensor]:
         eta = self.config.critic_diversity_coef
         critics: CriticEnsemble = self.critics  # type: ignore[assignment]
         if eta > 0:
@@ -507,13 +508,12 @@ class SAC:
         self.critic_optimizer.step()
         with torch.no_grad():
             q = q_all.detach()
-            out = {"critic_loss": float(critic_loss.detach()), "q1": float(q[0].mean()),
-                   "q_mean": float(q.mean()), "q_max": float(q.max())}
+            stats = {"critic_loss": critic_loss, "q1": q[0].mean(), "q_mean": q.mean(), "q_max": q.max()}
             if q.shape[0] > 1:
-                out["q_std"] = float(q.std(0).mean())
-        if diversity is not None:
-            out["critic_diversity"] = float(diversity.detach())
-        return out
+                stats["q_std"] = q.std(0).mean()
+            if diversity is not None:
+                stats["critic_diversity"] = diversity
+        return stats
 
     def refresh_old_actor(self) -> None:
         if self.old_actor is not None:
