@@ -17,6 +17,7 @@ from latentlab.deeprl.nets import (
     mlp,
     save_checkpoint,
 )
+from latentlab.deeprl.normalize import ObservationNormalizer, RewardNormalizer, RunningMeanStd
 from latentlab.deeprl.ppo import PPO, PPOConfig, mdpo_penalty, policy_objective, value_objective
 from latentlab.deeprl.sac import (
     SAC,
@@ -36,6 +37,7 @@ __all__ = [
     "mlp", "DiscretePolicy", "GaussianPolicy", "ValueNet", "MixtureActor", "QNet", "EnsembleLinear", "EnsembleMLP",
     "save_checkpoint",
     "load_checkpoint",
+    "RunningMeanStd", "ObservationNormalizer", "RewardNormalizer",
     "PPO", "PPOConfig", "policy_objective", "value_objective", "mdpo_penalty",
     "SAC", "SACConfig", "actor_objective", "router_regression_loss", "CriticEnsemble", "critic_diversity_loss",
     "critic_action_gradients",

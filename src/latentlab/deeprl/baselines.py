@@ -57,9 +57,12 @@ Not re-verified: that CleanRL's "average episodic return" is the mean of the *la
 Known differences, stated before running
 ----------------------------------------
 * The published MuJoCo numbers are on v2 (mujoco-py); gymnasium 1.4 ships v5.
-* Our PPO has no observation/reward normalisation (CleanRL's ``ppo_continuous_action.py``
-  normalises both, clipped at +/-10): the PPO MuJoCo claims test the core as it is and may
-  fail for that reason alone.
+* ``PPOConfig.cleanrl_continuous()`` now has CleanRL's full setting, observation and reward
+  normalisation clipped at +/-10 included (:mod:`latentlab.deeprl.normalize`, gymnasium's
+  ``NormalizeObservation``/``NormalizeReward`` conventions; episode returns stay raw).
+  Remaining differences: we bootstrap :math:`V` at time-limit truncations (CleanRL treats them
+  as terminal), and with several sub-envs the statistics are shared (CleanRL's per-env
+  wrappers keep one set each; the claims use one env, where the two coincide).
 * RL-Zoo's numbers are one agent's evaluation; ours are a mean over seeds of 10-episode
   evaluations, so the Zoo's per-episode spread is a generous band for a seed mean.
 
@@ -193,10 +196,10 @@ CLAIMS = (
     _band_claim("sac-matches-cleanrl-halfcheetah", "sac-cleanrl-halfcheetah",
                 "CleanRL-preset SAC on HalfCheetah-v5 at 1M steps (last 20 training episodes)"),
     _band_claim("ppo-matches-cleanrl-hopper", "ppo-cleanrl-hopper",
-                "CleanRL-preset PPO (no obs/reward normalisation) on Hopper-v5 at 1M steps "
+                "CleanRL-preset PPO (obs/reward normalisation included) on Hopper-v5 at 1M steps "
                 "(last 20 training episodes)"),
     _band_claim("ppo-matches-cleanrl-halfcheetah", "ppo-cleanrl-halfcheetah",
-                "CleanRL-preset PPO (no obs/reward normalisation) on HalfCheetah-v5 at 1M steps "
+                "CleanRL-preset PPO (obs/reward normalisation included) on HalfCheetah-v5 at 1M steps "
                 "(last 20 training episodes)"),
 )
 _UNIT_OF_METRIC = {u.metric: name for name, u in UNITS.items()}

@@ -24,8 +24,20 @@ minibatches, lr 2.5e-4 linearly annealed, gamma 0.99, lambda 0.95, clip 0.2 with
 clipping, entropy 0.01, vf 0.5, grad-norm 0.5, Adam eps 1e-5, 64-64 tanh MLPs with
 orthogonal init.  Presets: :meth:`PPOConfig.cleanrl_continuous`, :meth:`PPOConfig.sb3`,
 :meth:`PPOConfig.zoo_cartpole` (RL-Zoo's tuned CartPole-v1), :meth:`PPOConfig.mdpo`.
-Observation/reward normalisation (CleanRL's MuJoCo setting, SB3's VecNormalize) is not
-implemented yet.
+Observation/reward normalisation (CleanRL's MuJoCo setting; :mod:`latentlab.deeprl.normalize`),
+switched on by ``normalize_observation`` / ``normalize_reward`` (both on in
+:meth:`PPOConfig.cleanrl_continuous`, off elsewhere):
+
+* the networks see :math:`\tilde o=\mathrm{clip}((o-\mu)/\sqrt{\sigma^2+10^{-8}},\pm\text{obs\_clip})`,
+  the running :math:`(\mu,\sigma^2)` updated with every observation the env emits during
+  training (reset, next and final observations, as gymnasium's wrapper does) and frozen in
+  :meth:`PPO.act` and the evaluations; the truncation bootstrap :math:`V(\tilde o_{\rm final})`
+  uses the same statistics;
+* GAE uses :math:`\tilde r_t=\mathrm{clip}(r_t/\sqrt{\mathrm{Var}[G]+10^{-8}},\pm\text{reward\_clip})`,
+  :math:`G_t=\gamma(1-d_t)G_{t-1}+r_t` per sub-env (:math:`d_t`: terminated; gymnasium's
+  ``NormalizeReward``); NEXT_STEP reset steps touch neither :math:`G` nor the statistics;
+* episode returns (``TrainingResult.episodes``, evaluations) stay raw; the statistics are saved
+  with the checkpoint.
 """
 
 from __future__ import annotations
@@ -41,12 +53,14 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 from torch import nn
 
 from latentlab.deeprl._config import ConfigMixin, check_range
 from latentlab.deeprl.buffers import RolloutBuffer
-from latentlab.deeprl.envs import EnvSpec, VecRunner, evaluate, make_vec, space_dims
+from latentlab.deeprl.envs import EnvSpec, Step, VecRunner, evaluate, make_vec, space_dims
 from latentlab.deeprl.nets import DiscretePolicy, GaussianPolicy, ValueNet, load_checkpoint, save_checkpoint
+from latentlab.deeprl.normalize import ObservationNormalizer, RewardNormalizer
 from latentlab.deeprl.training import TrainingResult
 
 __all__ = ["PPOConfig", "PPO", "policy_objective", "value_objective", "mdpo_penalty"]
@@ -92,6 +106,12 @@ class PPOConfig(ConfigMixin):
     eval_every: int = 10_000
     """Env steps between deterministic evaluations (0: only at the end)."""
     eval_episodes: int = 10
+    normalize_observation: bool = False
+    """Running standardisation of observations, clipped to ``±obs_clip`` (CleanRL MuJoCo)."""
+    normalize_reward: bool = False
+    """Rewards divided by the running std of the discounted return, clipped to ``±reward_clip``."""
+    obs_clip: float = 10.0
+    reward_clip: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "n_envs", "n_steps", "n_epochs", "n_minibatches"):
@@ -105,6 +125,8 @@ class PPOConfig(ConfigMixin):
         for name in ("vf_coef", "ent_coef", "max_grad_norm", "kl_coef", "value_epochs", "eval_every"):
             check_range(name, getattr(self, name), 0.0)
         check_range("value_minibatch_size", self.value_minibatch_size, 1)
+        check_range("obs_clip", self.obs_clip, 0.0, low_open=True)
+        check_range("reward_clip", self.reward_clip, 0.0, low_open=True)
         if self.norm_adv not in ("minibatch", "batch", "none"):
             raise ValueError(f"norm_adv must be 'minibatch', 'batch' or 'none', got {self.norm_adv!r}")
         if self.kl_schedule not in ("constant", "mdpo"):
@@ -119,9 +141,12 @@ class PPOConfig(ConfigMixin):
 
     @classmethod
     def cleanrl_continuous(cls, **changes: Any) -> PPOConfig:
-        """CleanRL ``ppo_continuous_action.py`` (MuJoCo), without its obs/reward normalisation."""
+        """CleanRL ``ppo_continuous_action.py`` (MuJoCo): 1 env x 2048 steps, 10 epochs x 32
+        minibatches, lr 3e-4 annealed, no entropy bonus, observation and reward normalisation
+        clipped at ±10."""
         return cls(**{**dict(total_steps=1_000_000, n_envs=1, n_steps=2048, n_epochs=10, n_minibatches=32,
-                             learning_rate=3e-4, ent_coef=0.0), **changes})
+                             learning_rate=3e-4, ent_coef=0.0, normalize_observation=True,
+                             normalize_reward=True), **changes})
 
     @classmethod
     def sb3(cls, **changes: Any) -> PPOConfig:
@@ -237,6 +262,11 @@ class PPO:
                                               lr=c.learning_rate, eps=c.adam_eps, foreach=True)
             self.value_optimizer = None
         self.obs_dim, self.act_dim = obs_dim, act_dim
+        if c.normalize_observation and not isinstance(observation_space, gym.spaces.Box):
+            raise ValueError(f"normalize_observation needs a Box observation space, got {observation_space}")
+        self.obs_normalizer = (ObservationNormalizer(observation_space.shape, c.obs_clip)
+                               if c.normalize_observation else None)
+        self.reward_normalizer = RewardNormalizer(c.n_envs, c.gamma, c.reward_clip) if c.normalize_reward else None
         self.n_params = n_actions if self.discrete else 2 * act_dim
         self.iteration = 0
 
@@ -258,10 +288,18 @@ class PPO:
             return actions.astype(np.int64)
         return np.clip(actions, self.action_space.low, self.action_space.high)
 
+    def policy_obs(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
+        """Raw env observations -> what the networks see (normalised when configured; the
+        running statistics are updated only if ``update``)."""
+        if self.obs_normalizer is None:
+            return obs
+        return self.obs_normalizer(obs, update=update)
+
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Environment actions for a batch of observations (continuous ones clipped to the box)."""
+        """Environment actions for a batch of raw observations (continuous ones clipped to the
+        box); observation statistics are used frozen."""
         with torch.no_grad():
-            dist = self.distribution(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+            dist = self.distribution(torch.as_tensor(np.asarray(self.policy_obs(obs)), dtype=torch.float32))
             actions = dist.mode() if deterministic else dist.sample(self.generator)
         return self._to_env(actions.numpy())
 
@@ -347,6 +385,9 @@ class PPO:
         result = TrainingResult()
         try:
             runner = VecRunner(vec, self.env_seed)
+            if self.reward_normalizer is not None:
+                self.reward_normalizer.reset_returns()
+            obs_now = self.policy_obs(runner.obs, update=True)
             buffer = RolloutBuffer(c.n_steps, c.n_envs, self.obs_dim,
                                    () if self.discrete else (self.act_dim,), self.n_params,
                                    np.int64 if self.discrete else np.float32)
@@ -360,7 +401,7 @@ class PPO:
                     if opt is not None:
                         for group in opt.param_groups:
                             group["lr"] = lr
-                self._collect(runner, buffer)
+                obs_now = self._collect(runner, buffer, obs_now)
                 steps += c.n_envs * c.n_steps
                 clip = None if c.clip_coef is None else c.clip_coef * (frac if c.anneal_clip else 1.0)
                 kl_coef = c.kl_coef * (mdpo_penalty(k, K) if c.kl_schedule == "mdpo" else 1.0)
@@ -386,9 +427,12 @@ class PPO:
         result.wall_s = time.perf_counter() - start
         return result
 
-    def _collect(self, runner: VecRunner, buffer: RolloutBuffer) -> None:
+    def _collect(self, runner: VecRunner, buffer: RolloutBuffer, obs_now: np.ndarray) -> np.ndarray:
+        """Fill ``buffer`` with network-space observations and (normalised) rewards.
+
+        ``obs_now``: ``runner.obs`` as the networks see it; returns its value after the rollout."""
         for _ in range(buffer.n_steps):
-            obs = torch.as_tensor(runner.obs, dtype=torch.float32)
+            obs = torch.as_tensor(obs_now, dtype=torch.float32)
             with torch.no_grad():
                 params = self.policy.params(obs)
                 dist = self.policy.distribution(params)
@@ -396,16 +440,34 @@ class PPO:
                 log_probs = dist.log_prob(actions)
                 values = self.value(obs)
             step = runner.step(self._to_env(actions.numpy()))
+            next_obs = self.policy_obs(step.next_obs, update=True)
+            rewards = (step.rewards if self.reward_normalizer is None
+                       else self.reward_normalizer(step.rewards, step.terminated, step.valid))
             bootstrap = np.zeros(runner.n)
             if step.truncated.any():
                 idx = np.flatnonzero(step.truncated)
                 with torch.no_grad():
-                    bootstrap[idx] = self.value(torch.as_tensor(step.next_obs[idx], dtype=torch.float32)).numpy()
-            buffer.add(obs.numpy(), actions.numpy(), log_probs.numpy(), params.numpy(), step.rewards,
+                    bootstrap[idx] = self.value(torch.as_tensor(next_obs[idx], dtype=torch.float32)).numpy()
+            buffer.add(obs.numpy(), actions.numpy(), log_probs.numpy(), params.numpy(), rewards,
                        values.numpy(), step.terminated, step.done, step.valid, bootstrap)
+            obs_now = self._after_autoreset(runner, step, next_obs)
         with torch.no_grad():
-            last = self.value(torch.as_tensor(runner.obs, dtype=torch.float32)).numpy()
+            last = self.value(torch.as_tensor(obs_now, dtype=torch.float32)).numpy()
         buffer.finish(last, self.config.gamma, self.config.gae_lambda)
+        return obs_now
+
+    def _after_autoreset(self, runner: VecRunner, step: Step, next_obs: np.ndarray) -> np.ndarray:
+        """Network-space ``runner.obs`` after a step: ``next_obs`` except where a SAME_STEP
+        autoreset already put the reset observation there (normalised after the final one,
+        the order in which gymnasium's per-env wrapper sees them)."""
+        if self.obs_normalizer is None:
+            return runner.obs
+        fresh = step.done if runner.mode == AutoresetMode.SAME_STEP else np.zeros(runner.n, dtype=bool)
+        if not fresh.any():
+            return next_obs
+        out = np.array(next_obs, copy=True)
+        out[fresh] = self.obs_normalizer(runner.obs[fresh], update=True)
+        return out
 
     def _evaluate(self, env: EnvSpec, steps: int, **env_kwargs: Any) -> tuple[int, float, float]:
         episodes = evaluate(lambda o: self.act(o, deterministic=True), env, self.config.eval_episodes,
@@ -415,16 +477,20 @@ class PPO:
 
     # ----------------------------------------------------------------- persistence
 
+    def _stateful_parts(self) -> dict[str, Any]:
+        """Optional members with ``state_dict``/``load_state_dict`` that go into checkpoints."""
+        parts = {"value_optimizer": self.value_optimizer, "obs_normalizer": self.obs_normalizer,
+                 "reward_normalizer": self.reward_normalizer}
+        return {k: v for k, v in parts.items() if v is not None}
+
     def save(self, path: str | Path) -> Path:
         return save_checkpoint(path, policy=self.policy, value=self.value, optimizer=self.optimizer,
                                config=self.config.to_dict(), generator=self.generator.get_state(),
-                               iteration=self.iteration,
-                               **({"value_optimizer": self.value_optimizer} if self.value_optimizer else {}))
+                               iteration=self.iteration, **self._stateful_parts())
 
     def load(self, path: str | Path) -> PPO:
-        targets: dict[str, Any] = {"policy": self.policy, "value": self.value, "optimizer": self.optimizer}
-        if self.value_optimizer is not None:
-            targets["value_optimizer"] = self.value_optimizer
+        targets: dict[str, Any] = {"policy": self.policy, "value": self.value, "optimizer": self.optimizer,
+                                   **self._stateful_parts()}
         payload = load_checkpoint(path, **targets)
         self.generator.set_state(payload["generator"])
         self.iteration = int(payload["iteration"])
