@@ -128,8 +128,7 @@ class TanhGaussian:
         return torch.tanh(u), self.base.log_prob(u) - tanh_log_det(u)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        with torch.no_grad():
-            return self.rsample_with_log_prob(generator)[0]
+        return torch.tanh(self.base.sample(generator))
 
     def log_prob(self, actions: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
         u = torch.atanh(actions.clamp(-1 + eps, 1 - eps))
@@ -195,11 +194,13 @@ class MixtureGaussian:
         return self._component_rsample(generator)
 
     def sample(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)``."""
+        """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)`` (K = 1: no draw for k)."""
         with torch.no_grad():
-            k = self.router.sample(generator)
-            actions, _ = self._component_rsample(generator)
-            return _pick(actions, k), k
+            k = self._single_component() if self.n_components == 1 else self.router.sample(generator)
+            return _pick(self.components.sample(generator), k), k
+
+    def _single_component(self) -> torch.Tensor:
+        return torch.zeros(self.components.mean.shape[:-2], dtype=torch.long, device=self.components.mean.device)
 
     def component_log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         """log-density of ``actions`` (..., A) under every component: (..., K)."""
@@ -211,7 +212,7 @@ class MixtureGaussian:
     def mode(self, k: torch.Tensor | None = None) -> torch.Tensor:
         """Component mean (squashed) of component ``k`` (default: the most probable one)."""
         if k is None:
-            k = self.router.mode()
+            k = self._single_component() if self.n_components == 1 else self.router.mode()
         return _pick(self.components.mode(), k)
 
     def kl(self, other: MixtureGaussian) -> torch.Tensor:

@@ -53,7 +53,9 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tan
             nn.init.zeros_(linear.bias)
         layers.append(linear)
         if i < len(sizes) - 2:
-            layers.append(_ACTIVATIONS[activation]())
+            # in place: the preceding Linear's backward needs only its input, so overwriting its output is
+            # safe and saves an allocation per layer (ReLU only; tanh's backward needs its own output)
+            layers.append(nn.ReLU(inplace=True) if activation == "relu" else _ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -122,7 +124,7 @@ class MixtureActor(nn.Module):
             raise ValueError(f"log_std_bounds must be (low, high) with low < high, got {log_std_bounds}")
         self.act_dim, self.n_components = act_dim, n_components
         self.log_std_bounds, self.log_std_mode = log_std_bounds, log_std_mode
-        self.trunk = nn.Sequential(mlp(obs_dim, tuple(hidden)[:-1], tuple(hidden)[-1], "relu"), nn.ReLU())
+        self.trunk = nn.Sequential(mlp(obs_dim, tuple(hidden)[:-1], tuple(hidden)[-1], "relu"), nn.ReLU(inplace=True))
         self.mean = nn.Linear(tuple(hidden)[-1], n_components * act_dim)
         self.log_std = nn.Linear(tuple(hidden)[-1], n_components * act_dim)
         self.router = nn.Linear(tuple(hidden)[-1], n_components) if n_components > 1 else None

@@ -12,7 +12,10 @@ Per gradient step on a replay batch (twin critics :math:`Q_1,Q_2`, Polyak target
     \bar\theta\leftarrow(1-\tau)\bar\theta+\tau\theta .
 
 Only ``terminated`` (never ``truncated``) masks the bootstrap.  Order within a step:
-critic, actor (every ``policy_frequency`` steps), temperature, Polyak.
+critic, actor (every ``policy_frequency`` steps), temperature, Polyak.  The actor and temperature
+gradients come from one backward pass (:math:`L_\pi` holds α fixed and :math:`L_\alpha` holds
+:math:`\log\pi` fixed, so neither reaches the other's parameter); the three optimisers are
+PyTorch's fused Adam.
 
 **PMOE** (``n_components = K > 1``; Ren et al. 2021).  The actor is a mixture of K
 tanh-Gaussians with router weights :math:`w(s)` computed on detached trunk features.  The
@@ -364,11 +367,12 @@ class SAC:
         self._actor_params = list(self.actor.parameters())
         self._critic_params = list(self.critics.parameters())
         self._target_params = list(self.critic_targets.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, foreach=True)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr, foreach=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=c.critic_lr, fused=True)
         self.log_alpha = torch.tensor(float(np.log(c.alpha_init if c.alpha is None else max(c.alpha, 1e-30))),
                                       requires_grad=c.alpha is None)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=c.alpha_lr) if c.alpha is None else None
+        self.alpha_optimizer = (torch.optim.Adam([self.log_alpha], lr=c.alpha_lr, fused=True) if c.alpha is None
+                                else None)
         self.target_entropy = -float(self.act_dim) if c.target_entropy is None else float(c.target_entropy)
         self.generator = torch.Generator().manual_seed(sample_seed)
         self.rng = np.random.default_rng(buffer_seed)
@@ -433,6 +437,8 @@ class SAC:
         with torch.no_grad():
             dist = self.actor(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
             if deterministic:
+                if dist.n_components == 1:
+                    return dist.mode().numpy()
                 k = (dist.router.sample(self.generator) if self.config.eval_component == "sample"
                      else dist.router.mode())
                 return dist.mode(k).numpy()
@@ -464,21 +470,26 @@ class SAC:
             critic_loss.backward()
             self.critic_optimizer.step()
             with torch.no_grad():
-                stats = {"critic_loss": critic_loss, "q1": q1.mean(), "q2": q2.mean(), "q_max": torch.maximum(q1, q2).max()}
+                stats = {"critic_loss": critic_loss, "q1": q1.mean(), "q2": q2.mean(),
+                         "q_max": torch.maximum(q1, q2).max()}
         if self.n_updates % c.policy_frequency == 0:
             for _ in range(c.policy_frequency):
                 dist = self.actor(obs)
                 old = self.old_actor(obs) if self.old_actor is not None else None
                 loss, log_prob, info = actor_objective(dist, self.critics, obs, alpha, self.generator, old,
                                                        c.mdpo_kl_coef, c.router_coef)
+                # L_pi (alpha detached) and L_alpha (log pi detached) share no parameter: one backward
+                # fills both gradients; dQ/da flows through the critics, which get no gradient
+                total, trained = loss, self._actor_params
+                if self.alpha_optimizer is not None:
+                    total = loss - (self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+                    trained = [*trained, self.log_alpha]
+                    self.alpha_optimizer.zero_grad()
                 self.actor_optimizer.zero_grad()
-                loss.backward(inputs=self._actor_params)  # dQ/da flows through the critics; no critic grads
+                total.backward(inputs=trained)
                 self.actor_optimizer.step()
                 stats.update(actor_loss=loss, entropy=-log_prob.mean(), **info)
                 if self.alpha_optimizer is not None:
-                    alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-                    self.alpha_optimizer.zero_grad()
-                    alpha_loss.backward()
                     self.alpha_optimizer.step()
                     alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
