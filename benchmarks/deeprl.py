@@ -10,6 +10,12 @@
 Each side is run twice, alternating, and the faster run is kept (the machine is shared).
 Target (set before measuring): at least 1.5x SB3 on both ratios (the issue's target).
 SB3 is imported here only; it is never a dependency of the library.
+
+Where SAC's time goes (reported, not a target): the torch profiler's self time in matrix products
+(``aten::mm``/``addmm``) per gradient update, for our update and for SB3's ``train`` step on the
+same batch size.  Both do the same products (SB3 also computes the critics' weight gradients in
+its actor pass, which ours skips), so ``sb3_ms_per_update / ours_gemm_ms_per_update`` bounds the
+speed-up any implementation doing our products at this machine's GEMM rate could show.
 """
 
 from __future__ import annotations
@@ -56,6 +62,40 @@ def _sb3_sac(updates: int) -> float:
     return model._n_updates / elapsed
 
 
+_GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def _gemm_ms_per_call(step, calls: int) -> float:
+    """Profiler self time of the matrix products in one ``step()`` call, in ms (after one warm-up)."""
+    from torch.profiler import profile
+
+    step()
+    with profile() as prof:
+        for _ in range(calls):
+            step()
+    gemm_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in _GEMM_OPS)
+    return gemm_us / calls / 1e3
+
+
+def _sac_gemm_ms(calls: int) -> dict[str, float]:
+    import numpy as np
+    import stable_baselines3 as sb3
+
+    from latentlab.deeprl.buffers import ReplayBuffer
+
+    agent = SAC.for_env("Pendulum-v1", SACConfig(eval_episodes=0), seed=0)
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(5000, 3, 1)
+    buffer.add(rng.normal(size=(5000, 3)).astype(np.float32), rng.uniform(-1, 1, (5000, 1)).astype(np.float32),
+               rng.normal(size=5000).astype(np.float32), rng.normal(size=(5000, 3)).astype(np.float32),
+               np.zeros(5000, np.float32))
+    ours = _gemm_ms_per_call(lambda: agent.update(buffer.sample(256, rng)), calls)
+    model = sb3.SAC("MlpPolicy", "Pendulum-v1", seed=0, device="cpu", learning_starts=100)
+    model.learn(total_timesteps=400)
+    theirs = _gemm_ms_per_call(lambda: model.train(gradient_steps=1, batch_size=model.batch_size), calls)
+    return {"ours": ours, "sb3": theirs}
+
+
 def run(quick: bool = False) -> dict:
     ppo_steps = 4096 if quick else 20_480
     sac_updates = 300 if quick else 2_000
@@ -65,8 +105,12 @@ def run(quick: bool = False) -> dict:
         sb3_ppo.append(_sb3_ppo(ppo_steps))
         ours_sac.append(_ours_sac(sac_updates))
         sb3_sac.append(_sb3_sac(sac_updates))
+    gemm = _sac_gemm_ms(20 if quick else 50)
     measurements = {
         "ppo_steps": ppo_steps, "sac_updates": sac_updates,
+        "ours_sac_ms_per_update": 1e3 / max(ours_sac), "sb3_sac_ms_per_update": 1e3 / max(sb3_sac),
+        "ours_sac_gemm_ms_per_update": gemm["ours"], "sb3_sac_gemm_ms_per_update": gemm["sb3"],
+        "sac_bound_vs_sb3_at_our_gemm_time": (1e3 / max(sb3_sac)) / gemm["ours"],
         "ours_ppo_steps_per_s": max(ours_ppo), "sb3_ppo_steps_per_s": max(sb3_ppo),
         "ours_sac_updates_per_s": max(ours_sac), "sb3_sac_updates_per_s": max(sb3_sac),
         "all_runs": {"ours_ppo": ours_ppo, "sb3_ppo": sb3_ppo, "ours_sac": ours_sac, "sb3_sac": sb3_sac},

@@ -76,7 +76,10 @@ Budgets
   Measured 2026-11-24 (2 workers): 5 min 40 s wall on two quiet cores (27.6 and 10.6 min
   while other jobs shared them; same numbers bit for bit), i.e. 40 s over the 5-minute quick
   guideline, all of it the two 20 k-step SAC runs; PPO 500, 500 (PASS, [500, 500]); SAC -188.9,
-  -129.8 (mean -159.4 [-188.9, -129.8]: PASS on both SAC claims).
+  -129.8 (mean -159.4 [-188.9, -129.8]: PASS on both SAC claims).  Re-measured after the SAC
+  speed change (fused Adam; new round-off and random stream): 4 min 50 s wall on two quiet
+  cores, within the guideline; PPO 500, 500; SAC -197.9, -130.1 (mean -164.0 [-197.9, -130.1]:
+  PASS on both SAC claims).
 * ``full``: 3 seeds of all seven units at the published step budgets.  SAC on MuJoCo at 1 M
   steps is about 3-5 hours per run on one core here: a cluster/Ray-sized budget.
 """
