@@ -80,6 +80,10 @@ Budgets
   speed change (fused Adam; new round-off and random stream): 4 min 50 s wall on two quiet
   cores, within the guideline; PPO 500, 500; SAC -197.9, -130.1 (mean -164.0 [-197.9, -130.1]:
   PASS on both SAC claims).
+* ``full``, PPO MuJoCo units only (``--seeds 6 --set units=ppo-cleanrl-hopper,ppo-cleanrl-halfcheetah``),
+  measured 2026-11-24: 40 min 40 s wall on 2 cores; Hopper 2430, 2784, 1466 (mean 2227
+  [1466, 2784]: INCONCLUSIVE, one seed under 1574.40), HalfCheetah 1697, 1891, 1745 (mean 1778
+  [1697, 1891]: PASS).
 * ``full``: 3 seeds of all seven units at the published step budgets.  SAC on MuJoCo at 1 M
   steps is about 3-5 hours per run on one core here: a cluster/Ray-sized budget.
 """
