@@ -1,8 +1,10 @@
 """The runner for real: worker processes, failures, resume, determinism, interruption."""
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +15,18 @@ from latentlab.repro.store import RunStore
 def _store_rows(path):
     with RunStore(path) as store:
         return store.runs()
+
+
+def _any_finished_readonly(path) -> bool:
+    """Poll a store that another process is writing without taking its write lock (opening a
+    ``RunStore`` does, and could wait behind the writer until every run had finished)."""
+    if not path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)) as db:
+            return db.execute("SELECT 1 FROM runs WHERE status = 'finished' LIMIT 1").fetchone() is not None
+    except sqlite3.OperationalError:  # schema not created yet, or busy for a moment
+        return False
 
 
 def test_resume_skips_finished_runs_and_force_reruns(cli, tmp_path):
@@ -80,10 +94,8 @@ def test_ctrl_c_stops_cleanly_keeps_finished_runs_and_resumes(tmp_path):
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 60
-    while time.time() < deadline:
-        time.sleep(0.5)
-        if store.exists() and any(r.status == "finished" for r in _store_rows(store)):
-            break
+    while time.time() < deadline and not _any_finished_readonly(store):
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
