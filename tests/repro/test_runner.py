@@ -1,13 +1,11 @@
 """The runner for real: worker processes, failures, resume, determinism, interruption."""
 
-import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
+import threading
 
 from latentlab.repro.store import RunStore
 
@@ -15,18 +13,6 @@ from latentlab.repro.store import RunStore
 def _store_rows(path):
     with RunStore(path) as store:
         return store.runs()
-
-
-def _any_finished_readonly(path) -> bool:
-    """Poll a store that another process is writing without taking its write lock (opening a
-    ``RunStore`` does, and could wait behind the writer until every run had finished)."""
-    if not path.exists():
-        return False
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)) as db:
-            return db.execute("SELECT 1 FROM runs WHERE status = 'finished' LIMIT 1").fetchone() is not None
-    except sqlite3.OperationalError:  # schema not created yet, or busy for a moment
-        return False
 
 
 def test_resume_skips_finished_runs_and_force_reruns(cli, tmp_path):
@@ -91,13 +77,25 @@ def test_ctrl_c_stops_cleanly_keeps_finished_runs_and_resumes(tmp_path):
     store = tmp_path / "s.sqlite"
     args = [sys.executable, "-m", "latentlab.cli", "reproduce", "selftest", "--budget", "smoke", "--seeds", "40",
             "--workers", "2", "--store", str(store), "--set", "sleep_s=0.3"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not _any_finished_readonly(store):
-        time.sleep(0.1)
+    # interrupt as soon as the driver reports a finished run (it prints that line after storing the run)
+    lines: list[str] = []
+    first_finished = threading.Event()
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if "finished selftest/smoke" in line:
+                first_finished.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    assert first_finished.wait(timeout=60), "".join(lines)
     os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
-    out, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    err = "".join(lines)
     assert proc.returncode == 130, err
     rows = _store_rows(store)
     finished = {r.seed for r in rows if r.status == "finished"}
