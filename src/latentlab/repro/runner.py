@@ -338,6 +338,7 @@ def run_jobs(
     suspects: deque[tuple[Job, int]] = deque()
     inflight: dict[Any, _InFlight] = {}
     summary = RunSummary()
+    starting: int | None = None  # a run stored as running but not yet handed to the executor
     try:
         while pending or suspects or inflight:
             queue = suspects if suspects else pending
@@ -349,12 +350,13 @@ def run_jobs(
                 job, attempt = queue.popleft()
                 if job.config_hash not in config_dicts:
                     config_dicts[job.config_hash] = config_to_dict(job.config)
-                run_id = store.start_run(
+                run_id = starting = store.start_run(
                     paper=job.paper, budget=job.budget, seed=job.seed, config_hash=job.config_hash,
                     config=config_dicts[job.config_hash], version=version, git_commit=git_commit,
                     executor=executor.name, device=job.device,
                 )
                 inflight[executor.submit(job)] = _InFlight(job, run_id, attempt)
+                starting = None
                 notify("start", job, None)
             if not inflight:
                 continue
@@ -364,8 +366,8 @@ def run_jobs(
     except KeyboardInterrupt:
         summary.interrupted = True
         executor.abort()
-        for item in inflight.values():
-            store.fail_run(item.run_id, "interrupted by the user (Ctrl-C)", status="interrupted")
+        for run_id in [item.run_id for item in inflight.values()] + ([starting] if starting is not None else []):
+            store.fail_run(run_id, "interrupted by the user (Ctrl-C)", status="interrupted")
         inflight.clear()
     finally:
         executor.close()
