@@ -82,8 +82,8 @@ def test_ctrl_c_stops_cleanly_keeps_finished_runs_and_resumes(tmp_path):
     args = [sys.executable, "-m", "latentlab.cli", "reproduce", "selftest", "--budget", "smoke", "--seeds", "40",
             "--workers", "2", "--store", str(store), "--set", "sleep_s=0.3"]
     # start the driver as a terminal would, with Ctrl-C's default disposition: an ignored SIGINT is
-    # inherited through exec, and something earlier in the full test suite leaves it ignored in this
-    # process at the OS level (seen in fresh-clone `make test` runs), which made this test fail
+    # inherited through exec, and a shell without job control starts `cmd &` with SIGINT ignored
+    # (seen: `make test &` from a script made this test fail with exit 0 instead of 130)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=_default_sigint)
     # interrupt as soon as the driver reports a finished run (it prints that line after storing the run)
