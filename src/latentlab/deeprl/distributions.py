@@ -29,7 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Categorical", "DiagGaussian", "TanhGaussian", "MixtureGaussian", "tanh_log_det"]
+__all__ = ["Categorical", "DiagGaussian", "TanhGaussian", "MixtureGaussian", "tanh_log_det", "pick_component"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -197,7 +197,7 @@ class MixtureGaussian:
         """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)`` (K = 1: no draw for k)."""
         with torch.no_grad():
             k = self._single_component() if self.n_components == 1 else self.router.sample(generator)
-            return _pick(self.components.sample(generator), k), k
+            return pick_component(self.components.sample(generator), k), k
 
     def _single_component(self) -> torch.Tensor:
         return torch.zeros(self.components.mean.shape[:-2], dtype=torch.long, device=self.components.mean.device)
@@ -213,7 +213,7 @@ class MixtureGaussian:
         """Component mean (squashed) of component ``k`` (default: the most probable one)."""
         if k is None:
             k = self._single_component() if self.n_components == 1 else self.router.mode()
-        return _pick(self.components.mode(), k)
+        return pick_component(self.components.mode(), k)
 
     def kl(self, other: MixtureGaussian) -> torch.Tensor:
         """Closed-form KL of the joint (component, action) laws: an upper bound on the mixture KL."""
@@ -232,7 +232,12 @@ class MixtureGaussian:
         return total / n_samples
 
 
-def _pick(per_component: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Select component ``k`` (...,) from (..., K, A)."""
-    index = k.long().unsqueeze(-1).unsqueeze(-1).expand(*k.shape, 1, per_component.shape[-1])
-    return per_component.gather(-2, index).squeeze(-2)
+def pick_component(per_component: torch.Tensor, k: torch.Tensor | None, axis: int = -2) -> torch.Tensor:
+    """Component ``k`` (batch,) along the component ``axis``: -2 for ``(..., K, A)``, -1 for ``(..., K)``.
+
+    ``k=None`` means K = 1: a view of component 0, no gather."""
+    if k is None:
+        return per_component.select(axis, 0)
+    k = k.long()
+    index = k.unsqueeze(-1) if axis == -1 else k.reshape(*k.shape, 1, 1).expand(*k.shape, 1, per_component.shape[-1])
+    return per_component.gather(axis, index).squeeze(axis)

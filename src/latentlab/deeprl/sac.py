@@ -88,7 +88,7 @@ from torch import nn
 
 from latentlab.deeprl._config import ConfigMixin, check_range
 from latentlab.deeprl.buffers import ReplayBuffer
-from latentlab.deeprl.distributions import MixtureGaussian, tanh_log_det
+from latentlab.deeprl.distributions import MixtureGaussian, pick_component, tanh_log_det
 from latentlab.deeprl.envs import EnvSpec, VecRunner, evaluate, make_vec, space_dims
 from latentlab.deeprl.nets import EnsembleMLP, MixtureActor, QNet, load_checkpoint, save_checkpoint
 from latentlab.deeprl.training import TrainingResult
@@ -302,11 +302,11 @@ def actor_objective(dist: MixtureGaussian, critics: nn.Module, obs: torch.Tensor
     q_all = _min_q(critics, obs, actions)  # (B, K)
     K = dist.n_components
     winner = None if K == 1 else q_all.detach().argmax(-1)
-    log_prob, q = _pick_component(log_probs, winner, -1), _pick_component(q_all, winner, -1)
+    log_prob, q = pick_component(log_probs, winner, -1), pick_component(q_all, winner, -1)
     info: dict[str, torch.Tensor] = {}
     if old_dist is not None and kl_coef is not None:
         old_base = old_dist.components.base
-        u_win, old_mean, old_log_std = (_pick_component(x, winner, -2) for x in (u, old_base.mean, old_base.log_std))
+        u_win, old_mean, old_log_std = (pick_component(x, winner, -2) for x in (u, old_base.mean, old_base.log_std))
         z = (u_win - old_mean) / old_log_std.exp()
         old_log_prob = (-0.5 * z.pow(2) - old_log_std - 0.5 * np.log(2 * np.pi)).sum(-1) - tanh_log_det(u_win)
         loss = (kl_coef * log_prob + (alpha - kl_coef) * old_log_prob - q).mean()
@@ -321,16 +321,6 @@ def actor_objective(dist: MixtureGaussian, critics: nn.Module, obs: torch.Tensor
         info["winner_entropy"] = -(freq * freq.clamp_min(1e-12).log()).sum()
     info["q"] = q.mean().detach()
     return loss, log_prob, info
-
-
-def _pick_component(per_component: torch.Tensor, k: torch.Tensor | None, axis: int) -> torch.Tensor:
-    """Component ``k`` (batch,) along the component ``axis``: -1 for ``(B, K)``, -2 for ``(B, K, A)``.
-
-    ``k=None`` means K = 1: a view of component 0, no gather."""
-    if k is None:
-        return per_component.select(axis, 0)
-    index = k.unsqueeze(-1) if axis == -1 else k.view(*k.shape, 1, 1).expand(*k.shape, 1, per_component.shape[-1])
-    return per_component.gather(axis, index).squeeze(axis)
 
 
 def _seeds(seed: int) -> list[int]:
@@ -458,7 +448,7 @@ class SAC:
             next_dist = self.actor(next_obs)
             next_all, next_logp_all = next_dist.rsample_all(self.generator)
             k_next = None if next_dist.n_components == 1 else next_dist.router.sample(self.generator)
-            next_actions, next_logp = _pick_component(next_all, k_next, -2), _pick_component(next_logp_all, k_next, -1)
+            next_actions, next_logp = pick_component(next_all, k_next, -2), pick_component(next_logp_all, k_next, -1)
             target_q = _min_q(self.critic_targets, next_obs, next_actions) - alpha * next_logp
             y = rewards + c.gamma * (1.0 - terminated) * target_q
         if isinstance(self.critics, CriticEnsemble):
