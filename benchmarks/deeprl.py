@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import latentlab  # noqa: F401  (one torch thread)
+from _profiling import self_time_per_call
 from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig
 
 TARGET = 1.5
@@ -62,21 +63,6 @@ def _sb3_sac(updates: int) -> float:
     return model._n_updates / elapsed
 
 
-_GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
-
-
-def _gemm_ms_per_call(step, calls: int) -> float:
-    """Profiler self time of the matrix products in one ``step()`` call, in ms (after one warm-up)."""
-    from torch.profiler import profile
-
-    step()
-    with profile() as prof:
-        for _ in range(calls):
-            step()
-    gemm_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in _GEMM_OPS)
-    return gemm_us / calls / 1e3
-
-
 def _sac_gemm_ms(calls: int) -> dict[str, float]:
     import numpy as np
     import stable_baselines3 as sb3
@@ -89,10 +75,10 @@ def _sac_gemm_ms(calls: int) -> dict[str, float]:
     buffer.add(rng.normal(size=(5000, 3)).astype(np.float32), rng.uniform(-1, 1, (5000, 1)).astype(np.float32),
                rng.normal(size=5000).astype(np.float32), rng.normal(size=(5000, 3)).astype(np.float32),
                np.zeros(5000, np.float32))
-    ours = _gemm_ms_per_call(lambda: agent.update(buffer.sample(256, rng)), calls)
+    ours = self_time_per_call(lambda: agent.update(buffer.sample(256, rng)), calls)[0] / 1e3
     model = sb3.SAC("MlpPolicy", "Pendulum-v1", seed=0, device="cpu", learning_starts=100)
     model.learn(total_timesteps=400)
-    theirs = _gemm_ms_per_call(lambda: model.train(gradient_steps=1, batch_size=model.batch_size), calls)
+    theirs = self_time_per_call(lambda: model.train(gradient_steps=1, batch_size=model.batch_size), calls)[0] / 1e3
     return {"ours": ours, "sb3": theirs}
 
 

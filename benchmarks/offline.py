@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import latentlab  # noqa: F401  (one torch thread)
+from _profiling import self_time_per_call
 from latentlab.deeprl.sac import CriticEnsemble, critic_action_gradients, critic_diversity_loss
 from latentlab.offline.dynamics import EnsembleDynamicsConfig, GaussianEnsembleDynamics
 
@@ -219,21 +220,13 @@ def _loop_gemm_share(obs_dim: int = 17, act_dim: int = 6, width: int = 256, n: i
 
     Vectorising can only remove the rest, and the products run at the same rate batched or not
     (:func:`_gemm_roofline`), so ``1 / share`` bounds the speed-up any ensemble layout can give here."""
-    from torch.profiler import profile
-
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     data = (torch.randn(batch, obs_dim, generator=g), torch.rand(batch, act_dim, generator=g) * 2 - 1,
             torch.randn(batch, generator=g), torch.randn(batch, obs_dim, generator=g),
             torch.rand(batch, act_dim, generator=g) * 2 - 1)
     loop = _LoopCritics(CriticEnsemble(n, obs_dim, act_dim, (width, width, width)), 1.0)
-    loop.update(*data)
-    with profile() as prof:
-        for _ in range(updates):
-            loop.update(*data)
-    events = prof.key_averages()
-    total = sum(e.self_cpu_time_total for e in events)
-    gemm = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
+    gemm, total = self_time_per_call(lambda: loop.update(*data), updates)
     return gemm / total
 
 
