@@ -151,7 +151,10 @@ class QNet(nn.Module):
         self.net = mlp(obs_dim + act_dim, hidden, 1, "relu")
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, act], dim=-1)).squeeze(-1)
+        x = torch.cat([obs, act], dim=-1)
+        # run on 2-D rows: a Linear on (..., B, d) returns a view of its 2-D product, and the in-place
+        # ReLU on that view costs a CopySlices round trip in backward (about 0.4 ms per layer at 256x256)
+        return self.net(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
 
 
 class EnsembleLinear(nn.Module):
