@@ -254,12 +254,12 @@ class PPO:
         self.generator = torch.Generator().manual_seed(sample_seed)
         if c.value_epochs > 0:
             self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.learning_rate, eps=c.adam_eps,
-                                              foreach=True)
+                                              fused=True)
             self.value_optimizer: torch.optim.Optimizer | None = torch.optim.Adam(
-                self.value.parameters(), lr=c.learning_rate, eps=c.adam_eps, foreach=True)
+                self.value.parameters(), lr=c.learning_rate, eps=c.adam_eps, fused=True)
         else:
             self.optimizer = torch.optim.Adam([*self.policy.parameters(), *self.value.parameters()],
-                                              lr=c.learning_rate, eps=c.adam_eps, foreach=True)
+                                              lr=c.learning_rate, eps=c.adam_eps, fused=True)
             self.value_optimizer = None
         self.obs_dim, self.act_dim = obs_dim, act_dim
         if c.normalize_observation and not isinstance(observation_space, gym.spaces.Box):
@@ -327,7 +327,7 @@ class PPO:
                 if c.norm_adv == "minibatch" and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 new_dist = self.distribution(obs)
-                old_dist = self.policy.distribution(data["params"][idx])
+                old_dist = self.policy.distribution(data["params"][idx]) if kl_coef else None
                 loss, info = policy_objective(new_dist, old_dist, data["actions"][idx], data["log_probs"][idx], adv,
                                               clip, kl_coef, c.ent_coef)
                 if joint_value:
@@ -342,7 +342,7 @@ class PPO:
                 self.optimizer.step()
                 info["loss"] = loss.detach()
                 for k, v in info.items():
-                    stats.setdefault(k, []).append(float(v))
+                    stats.setdefault(k, []).append(v)
                 if c.target_kl is not None and float(info["approx_kl"]) > c.target_kl:
                     stop = True
                     break
@@ -360,7 +360,7 @@ class PPO:
                     if c.max_grad_norm > 0:
                         nn.utils.clip_grad_norm_(self.value.parameters(), c.max_grad_norm)
                     self.value_optimizer.step()
-                    stats.setdefault("value_loss", []).append(float(v_loss.detach()))
+                    stats.setdefault("value_loss", []).append(v_loss.detach())
         with torch.no_grad():
             new_dist = self.distribution(data["obs"])
             old_dist = self.policy.distribution(data["params"])
@@ -368,7 +368,8 @@ class PPO:
             values, returns = data["values"], data["returns"]
             var = float(returns.var())
             explained = float("nan") if var == 0 else 1.0 - float((returns - values).var()) / var
-        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        # one tensor -> float conversion per statistic and iteration (a float() per minibatch costs ~2 us each)
+        out = {k: float(np.mean(torch.stack(v).float().tolist())) for k, v in stats.items()}
         out.update(kl_new_old=kl_new_old, explained_variance=explained if math.isfinite(explained) else 0.0,
                    kl_coef=float(kl_coef), batch=float(n))
         return out
