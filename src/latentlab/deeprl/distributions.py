@@ -196,7 +196,9 @@ class MixtureGaussian:
     def sample(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)`` (K = 1: no draw for k)."""
         with torch.no_grad():
-            k = self._single_component() if self.n_components == 1 else self.router.sample(generator)
+            if self.n_components == 1:
+                return pick_component(self.components.sample(generator), None), self._single_component()
+            k = self.router.sample(generator)
             return pick_component(self.components.sample(generator), k), k
 
     def _single_component(self) -> torch.Tensor:
