@@ -26,6 +26,19 @@ def test_categorical_kl_entropy_sampling():
     assert torch.allclose(freq, pp.double(), atol=5e-3)
 
 
+def test_categorical_sample_is_the_inverse_cdf_of_its_uniforms():
+    # the draw for uniform u is the number of categories whose cdf lies below u * cdf_K; a zero-probability
+    # category is never drawn (except at u = 0 exactly), and every draw is a valid index
+    logits = torch.randn(500, 4) * 3
+    logits[:, 1] = -math.inf
+    dist = Categorical(logits)
+    k = dist.sample(_g(7))
+    u = torch.rand(500, 1, generator=_g(7))
+    cdf = dist.probs.cumsum(-1)
+    assert torch.equal(k, (cdf < u * cdf[:, -1:]).sum(-1))
+    assert not (k == 1).any() and k.min() >= 0 and k.max() <= 3
+
+
 def test_diag_gaussian_kl_matches_formula_and_monte_carlo():
     new = DiagGaussian(torch.tensor([0.3, -1.0]), torch.tensor([0.1, -0.5]))
     old = DiagGaussian(torch.tensor([0.0, 0.5]), torch.tensor([-0.2, 0.3]))
