@@ -86,6 +86,10 @@ Budgets
   [1697, 1891]: PASS).  Hopper again with 6 fresh seeds (``--seeds 6 --set
   units=ppo-cleanrl-hopper``, 2026-11-25, after PPO's switch to fused Adam): 38 min 32 s wall;
   1945, 3168, 2750, 2789, 2785, 2677 (mean 2686 [2353, 2954]: PASS).
+* ``full``, CartPole/Pendulum units only (``--seeds 9 --set
+  units=sac-zoo-pendulum,ppo-cleanrl-cartpole,ppo-zoo-cartpole``), 2026-11-25: 9 min 05 s wall;
+  SAC Pendulum -197.9, -162.0, -195.4 (PASS on both SAC claims), CleanRL CartPole 500k 500, 500,
+  500 (PASS), Zoo CartPole 500, 500, 500 (PASS).
 * ``full``: 3 seeds of all seven units at the published step budgets.  SAC on MuJoCo at 1 M
   steps is about 3-5 hours per run on one core here: a cluster/Ray-sized budget.
 """
