@@ -89,7 +89,9 @@ Budgets
 * ``full``, CartPole/Pendulum units only (``--seeds 9 --set
   units=sac-zoo-pendulum,ppo-cleanrl-cartpole,ppo-zoo-cartpole``), 2026-11-25: 9 min 05 s wall;
   SAC Pendulum -197.9, -162.0, -195.4 (PASS on both SAC claims), CleanRL CartPole 500k 500, 500,
-  500 (PASS), Zoo CartPole 500, 500, 500 (PASS).
+  500 (PASS), Zoo CartPole 500, 500, 500 (PASS).  PPO HalfCheetah again (``--seeds 3 --set
+  units=ppo-cleanrl-halfcheetah``, current PPO): 22 min 11 s wall; 1839, 1793, 1673 (mean 1768
+  [1673, 1839]: PASS).
 * ``full``: 3 seeds of all seven units at the published step budgets.  SAC on MuJoCo at 1 M
   steps is about 3-5 hours per run on one core here: a cluster/Ray-sized budget.
 """
