@@ -26,6 +26,19 @@ def test_mlp_equals_sequential_in_values_and_gradients(activation):
     assert list(net.state_dict()) == list(reference.state_dict())
 
 
+def test_mlp_on_several_leading_axes_equals_sequential():
+    torch.manual_seed(0)
+    net = mlp(4, (16, 16), 1, "relu")
+    x = torch.randn(5, 3, 4, requires_grad=True)
+    out = net(x)
+    out.sum().backward()
+    grad = x.grad.clone()
+    x.grad = None
+    expected = nn.Sequential(*net)(x)
+    expected.sum().backward()
+    assert out.shape == (5, 3, 1) and torch.equal(out, expected) and torch.equal(grad, x.grad)
+
+
 def test_mlp_calls_hooked_layers_and_nested_modules_as_modules():
     torch.manual_seed(0)
     net = MLP(mlp(3, (8,), 8, "relu"), nn.ReLU(inplace=True), nn.Linear(8, 2))

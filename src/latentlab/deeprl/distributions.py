@@ -196,10 +196,9 @@ class MixtureGaussian:
     def sample(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)`` (K = 1: no draw for k)."""
         with torch.no_grad():
-            if self.n_components == 1:
-                return pick_component(self.components.sample(generator), None), self._single_component()
-            k = self.router.sample(generator)
-            return pick_component(self.components.sample(generator), k), k
+            k = None if self.n_components == 1 else self.router.sample(generator)
+            a = pick_component(self.components.sample(generator), k)
+            return a, (self._single_component() if k is None else k)
 
     def _single_component(self) -> torch.Tensor:
         return torch.zeros(self.components.mean.shape[:-2], dtype=torch.long, device=self.components.mean.device)
