@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +14,9 @@ import torch
 
 from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig, actor_objective, mdpo_penalty, policy_objective
 from latentlab.deeprl.distributions import Categorical
+
+needs_cpp_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("clang++") is None,
+                                        reason="torch.compile's CPU backend needs a C++ compiler")
 
 
 class DiscreteIdentity(gym.Env):
@@ -238,10 +242,13 @@ def _reference_sac_update(agent: SAC, ref: dict, batch: dict[str, torch.Tensor],
             target.mul_(1 - c.tau).add_(c.tau * online)
 
 
-def test_sac_update_equals_reference_written_from_the_equations():
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_cpp_compiler)])
+def test_sac_update_equals_reference_written_from_the_equations(compiled):
     """Known answer for the fast update (one backward for actor + temperature, no critic gradients in the
-    actor pass, fused Adam, K = 1 without gathers): three updates agree with the plain reference."""
-    config = SACConfig(hidden=(32, 32), batch_size=16, actor_lr=1e-2, critic_lr=1e-2, alpha_lr=1e-2)
+    actor pass, fused Adam, K = 1 without gathers), eager and compiled: three updates agree with the
+    plain reference."""
+    config = SACConfig(hidden=(32, 32), batch_size=16, actor_lr=1e-2, critic_lr=1e-2, alpha_lr=1e-2,
+                       compile=compiled)
     agent = SAC(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)), config, seed=1)
     ref = {"actor": copy.deepcopy(agent.actor), "critics": copy.deepcopy(agent.critics),
            "targets": copy.deepcopy(agent.critic_targets), "log_alpha": agent.log_alpha.detach().clone()}

@@ -3,7 +3,9 @@ r"""Action distributions with one interface and closed-form KL divergences.
 Every distribution is batched over leading dimensions and offers ``sample(generator)``,
 ``log_prob(x)``, ``entropy()``, ``mode()`` and ``kl(other)`` = :math:`\mathrm{KL}(\text{self}\,\|\,\text{other})`
 (so MDPO's new-to-old Bregman term is ``new.kl(old)``).  Sampling always takes an explicit
-``torch.Generator`` so that a run is reproducible bit for bit.
+``torch.Generator`` so that a run is reproducible bit for bit; the reparameterised samplers also
+accept the standard-normal ``noise`` (and :meth:`Categorical.sample` its ``uniforms``) drawn
+beforehand, which is how a compiled graph, which cannot hold a generator, gets the same draws.
 
 * :class:`Categorical` — :math:`\mathrm{KL}(p\|q)=\sum_a p_a\log(p_a/q_a)`.
 * :class:`DiagGaussian` — :math:`\mathrm{KL}(\mathcal N_1\|\mathcal N_0)=\sum_i\log\frac{\sigma_{0,i}}{\sigma_{1,i}}
@@ -54,12 +56,14 @@ class Categorical:
     def probs(self) -> torch.Tensor:
         return self.logits.exp()
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, generator: torch.Generator | None = None, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+        """One draw per row; ``uniforms`` (..., 1) in [0, 1) replace the generator's draw."""
         # inverse CDF with one uniform per draw (cheaper than torch.multinomial for small batches): the
         # first k with cdf_k >= u * cdf_K; since u < 1 that k exists, so no clamp is needed
         with torch.no_grad():
             cdf = self.probs.cumsum(-1)
-            u = torch.rand((*cdf.shape[:-1], 1), generator=generator, dtype=cdf.dtype).to(cdf.device)
+            u = (torch.rand((*cdf.shape[:-1], 1), generator=generator, dtype=cdf.dtype).to(cdf.device)
+                 if uniforms is None else uniforms)
             return torch.searchsorted(cdf, u * cdf[..., -1:]).squeeze(-1)
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
@@ -86,8 +90,11 @@ class DiagGaussian:
     def std(self) -> torch.Tensor:
         return self.log_std.exp()
 
-    def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.mean + self.std * _randn(self.mean.shape, self.mean, generator)
+    def rsample(self, generator: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``mean + std * noise`` with standard-normal ``noise`` (drawn from ``generator`` when not given)."""
+        if noise is None:
+            noise = _randn(self.mean.shape, self.mean, generator)
+        return self.mean + self.std * noise
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         with torch.no_grad():
@@ -122,9 +129,10 @@ class TanhGaussian:
     def log_std(self) -> torch.Tensor:
         return self.base.log_std
 
-    def rsample_with_log_prob(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def rsample_with_log_prob(self, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action and its log-density (from the pre-squash sample, no atanh)."""
-        u = self.base.rsample(generator)
+        u = self.base.rsample(generator, noise)
         return torch.tanh(u), self.base.log_prob(u) - tanh_log_det(u)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -183,15 +191,13 @@ class MixtureGaussian:
     def weights(self) -> torch.Tensor:
         return self.router.probs
 
-    def _component_rsample(self, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.squash:
-            return self.components.rsample_with_log_prob(generator)  # type: ignore[union-attr]
-        x = self.components.rsample(generator)  # type: ignore[union-attr]
-        return x, self.components.log_prob(x)
-
-    def rsample_all(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def rsample_all(self, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One reparameterised action per component, (..., K, A), and each component's log-density (..., K)."""
-        return self._component_rsample(generator)
+        if self.squash:
+            return self.components.rsample_with_log_prob(generator, noise)  # type: ignore[union-attr]
+        x = self.components.rsample(generator, noise)  # type: ignore[union-attr]
+        return x, self.components.log_prob(x)
 
     def sample(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``k ~ Cat(w)``, then ``a`` from component k: returns ``(a, k)`` (K = 1: no draw for k)."""
