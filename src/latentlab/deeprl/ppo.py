@@ -61,6 +61,7 @@ from latentlab.deeprl.buffers import RolloutBuffer
 from latentlab.deeprl.envs import EnvSpec, Step, VecRunner, evaluate, make_vec, space_dims
 from latentlab.deeprl.nets import DiscretePolicy, GaussianPolicy, ValueNet, load_checkpoint, save_checkpoint
 from latentlab.deeprl.normalize import ObservationNormalizer, RewardNormalizer
+from latentlab.deeprl.optim import fused_adam_step
 from latentlab.deeprl.training import TrainingResult
 
 __all__ = ["PPOConfig", "PPO", "policy_objective", "value_objective", "mdpo_penalty"]
@@ -339,7 +340,7 @@ class PPO:
                 loss.backward()
                 if c.max_grad_norm > 0:
                     nn.utils.clip_grad_norm_(params, c.max_grad_norm)
-                self.optimizer.step()
+                fused_adam_step(self.optimizer)
                 info["loss"] = loss.detach()
                 for k, v in info.items():
                     stats.setdefault(k, []).append(v)
@@ -359,7 +360,7 @@ class PPO:
                     (c.vf_coef * v_loss).backward()
                     if c.max_grad_norm > 0:
                         nn.utils.clip_grad_norm_(self.value.parameters(), c.max_grad_norm)
-                    self.value_optimizer.step()
+                    fused_adam_step(self.value_optimizer)
                     stats.setdefault("value_loss", []).append(v_loss.detach())
         with torch.no_grad():
             new_dist = self.distribution(data["obs"])
