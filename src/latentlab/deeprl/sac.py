@@ -483,7 +483,6 @@ class SAC:
         self.critic_targets = copy.deepcopy(self.critics).requires_grad_(False)
         self.old_actor = copy.deepcopy(self.actor).requires_grad_(False) if c.mdpo_kl_coef is not None else None
         # parameter lists read every update (load() restores values in place, so they stay valid)
-        self._actor_params = list(self.actor.parameters())
         self._critic_params = list(self.critics.parameters())
         self._target_params = list(self.critic_targets.parameters())
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=c.actor_lr, fused=True)
