@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -14,9 +13,9 @@ import torch
 
 from latentlab.deeprl import PPO, SAC, PPOConfig, SACConfig, actor_objective, mdpo_penalty, policy_objective
 from latentlab.deeprl.distributions import Categorical
+from latentlab.deeprl.sac import has_cpp_compiler
 
-needs_cpp_compiler = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("clang++") is None,
-                                        reason="torch.compile's CPU backend needs a C++ compiler")
+needs_cpp_compiler = pytest.mark.skipif(not has_cpp_compiler(), reason="torch.compile needs a C++ compiler here")
 
 
 class DiscreteIdentity(gym.Env):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from latentlab.deeprl import SAC, SACConfig
+from latentlab.deeprl.sac import has_cpp_compiler
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("clang++") is None,
-                                reason="torch.compile's CPU backend needs a C++ compiler")
+pytestmark = pytest.mark.skipif(not has_cpp_compiler(), reason="torch.compile's CPU backend needs a C++ compiler")
 
 
 def _batches(n: int, batch: int = 32, seed: int = 0) -> list[dict[str, torch.Tensor]]:

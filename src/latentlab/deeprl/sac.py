@@ -349,6 +349,9 @@ class _CriticLoss(nn.Module):
     (B, K, A) / ``router_uniforms`` (B, 1) are the draws behind :math:`a'\sim\pi(\cdot|s')`.
     Returns ``(loss, stats)``."""
 
+    trained = ("critics.",)
+    """Prefixes of the parameters this loss trains (of those that require a gradient)."""
+
     def __init__(self, actor: MixtureActor, critics: nn.Module, critic_targets: nn.Module, gamma: float,
                  diversity_coef: float) -> None:
         super().__init__()
@@ -400,6 +403,9 @@ class _ActorLoss(nn.Module):
     :math:`L_\pi` holds α fixed and :math:`L_\alpha` holds :math:`\log\pi` fixed, so the sum's
     gradient is each loss's gradient for its own parameter.  Returns ``(loss, stats)``."""
 
+    trained = ("actor.", "log_alpha")
+    """Prefixes of the parameters this loss trains (``log_alpha`` requires a gradient only with automatic α)."""
+
     def __init__(self, actor: MixtureActor, critics: nn.Module, old_actor: MixtureActor | None,
                  log_alpha: nn.Parameter, kl_coef: float | None, router_coef: float,
                  target_entropy: float | None) -> None:
@@ -445,11 +451,16 @@ def _guards_to_keep(entries: list[Any]) -> list[bool]:
     return [not entry.name.startswith(_FIXED_BETWEEN_CALLS) for entry in entries]
 
 
+def has_cpp_compiler() -> bool:
+    """Whether ``SACConfig(compile=True)`` can run here: a C++ compiler ($CXX, g++ or clang++) on PATH."""
+    return shutil.which(os.environ.get("CXX", "g++")) is not None or shutil.which("clang++") is not None
+
+
 def _require_cpp_compiler() -> None:
-    compiler = os.environ.get("CXX", "g++")
-    if shutil.which(compiler) is None and shutil.which("clang++") is None:
+    if not has_cpp_compiler():
         raise RuntimeError(f"SACConfig.compile=True needs a C++ compiler for torch.compile's CPU backend; "
-                           f"neither {compiler!r} (or $CXX) nor 'clang++' is on PATH (or use compile=False)")
+                           f"neither {os.environ.get('CXX', 'g++')!r} (or $CXX) nor 'clang++' is on PATH "
+                           f"(or use compile=False)")
 
 
 def _seeds(seed: int) -> list[int]:
@@ -498,9 +509,8 @@ class SAC:
             "critic": _CriticLoss(self.actor, self.critics, self.critic_targets, c.gamma, c.critic_diversity_coef),
             "actor": _ActorLoss(self.actor, self.critics, self.old_actor, self.log_alpha, c.mdpo_kl_coef,
                                 c.router_coef, self.target_entropy if c.alpha is None else None)}
-        trained_prefixes = {"critic": ("critics.",),
-                            "actor": ("actor.", "log_alpha") if c.alpha is None else ("actor.",)}
-        self._trained = {k: {n: p for n, p in loss.named_parameters() if n.startswith(trained_prefixes[k])}
+        self._trained = {k: {n: p for n, p in loss.named_parameters()
+                             if p.requires_grad and n.startswith(loss.trained)}
                          for k, loss in self._losses.items()}
         self._compiled: dict[str, tuple[Callable[..., Any], dict[str, torch.Tensor], dict[str, torch.Tensor]]] = {}
         if c.compile:
